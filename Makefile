@@ -1,0 +1,58 @@
+# klmath: two commands on a fresh machine.
+#   make demo   - the main job: proof checks, KL demo, benchmarks, models, report (results/)
+#   make test   - lint, types, the test suite and the docs build
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+OUT     ?= results
+export PYTHONHASHSEED := 0
+
+.PHONY: venv test lint typecheck pytest docs demo bench proofs clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev,models,docs]"
+	touch $@
+
+venv: $(BIN)/.installed
+
+lint: venv
+	$(BIN)/ruff check klmath models tests bench docs
+	$(BIN)/ruff format --check klmath models tests bench docs
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: venv
+	$(BIN)/pytest -q
+
+docs: venv
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	$(BIN)/sphinx-build -W --keep-going -q -b doctest docs docs/_build/doctest
+
+test: lint typecheck pytest docs
+
+proofs: venv
+	$(BIN)/python -m klmath.proofs
+
+bench: venv
+	$(BIN)/python bench/gaussian_kl.py
+	$(BIN)/python bench/coupling.py
+
+demo: venv
+	mkdir -p $(OUT)
+	$(BIN)/python -m klmath.proofs | tee $(OUT)/proofs.txt
+	$(BIN)/python bench/demo_kl.py | tee $(OUT)/demo_kl.txt
+	$(BIN)/python bench/gaussian_kl.py | tee $(OUT)/bench_gaussian_kl.txt
+	$(BIN)/python bench/coupling.py | tee $(OUT)/bench_coupling.txt
+	$(BIN)/python -m models.flow1d --out $(OUT)/flow1d
+	$(BIN)/python -m models.autoencoder --out $(OUT)/autoencoder
+	$(BIN)/python -m models.realnvp --dataset moons --out $(OUT)/realnvp_moons
+	$(BIN)/python -m models.vae --linear --out $(OUT)/vae_linear
+	$(BIN)/python -m models.vae --out $(OUT)/vae_mnist
+	$(BIN)/python -m models.report $(OUT)
+
+clean:
+	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Placeholder: symbolic proof checks (issue 5)."""
