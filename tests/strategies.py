@@ -1,0 +1,253 @@
+"""Hypothesis strategies shared by the whole test suite.
+
+Each strategy is named for what it draws and takes keyword-only bounds whose
+defaults are stated in its docstring. Array strategies return float64 NumPy
+arrays (the exact inputs a reference computation sees); a test converts them
+to torch or to another dtype itself.
+
+Random matrices are built from a drawn integer seed rather than element by
+element: a 64 × 64 matrix drawn entry-wise is slow to generate and shrinks to
+nothing useful, while the seed, the scale and the condition number (drawn
+explicitly, with the extreme values as explicit examples) are what matter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from hypothesis import strategies as st
+
+__all__ = [
+    "batch_shapes",
+    "dimensions",
+    "float_dtypes",
+    "lower_triangular_factors",
+    "means",
+    "near_identical_gaussians",
+    "spd_matrices",
+    "variances",
+]
+
+
+# --- argument checks (run when a strategy is built) -------------------------
+
+
+def _check_order(low_name: str, low: float, high_name: str, high: float) -> None:
+    if low > high:
+        raise ValueError(f"{low_name}={low!r} is larger than {high_name}={high!r}")
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{name} must be positive, got {name}={value!r}")
+
+
+def _shape(batch_shape: Sequence[int]) -> tuple[int, ...]:
+    shape = tuple(int(n) for n in batch_shape)
+    if any(n < 0 for n in shape):
+        raise ValueError(f"batch_shape must have non-negative sides, got {shape}")
+    return shape
+
+
+def _seeds() -> st.SearchStrategy[int]:
+    return st.integers(min_value=0, max_value=2**32 - 1)
+
+
+def _log_uniform(low: float, high: float) -> st.SearchStrategy[float]:
+    """Floats spread evenly over orders of magnitude, the two ends included as examples."""
+    lo, hi = math.log10(low), math.log10(high)
+    if lo == hi:
+        return st.just(float(low))
+    return st.one_of(
+        st.sampled_from([float(low), float(high)]),
+        st.floats(min_value=lo, max_value=hi).map(lambda t: float(10.0**t)),
+    )
+
+
+# --- shapes and dtypes -------------------------------------------------------
+
+
+def dimensions(*, min_d: int = 1, max_d: int = 64) -> st.SearchStrategy[int]:
+    """Event dimensions d in [min_d, max_d] (defaults 1 and 64); d = 1 and max_d come up often."""
+    _check_order("min_d", min_d, "max_d", max_d)
+    _check_positive("min_d", min_d)
+    return st.one_of(st.sampled_from(sorted({min_d, max_d})), st.integers(min_d, max_d))
+
+
+def batch_shapes(
+    *, min_dims: int = 0, max_dims: int = 2, min_side: int = 1, max_side: int = 3
+) -> st.SearchStrategy[tuple[int, ...]]:
+    """Batch shapes: min_dims..max_dims axes (defaults 0, 2), sides min_side..max_side (1, 3)."""
+    _check_order("min_dims", min_dims, "max_dims", max_dims)
+    _check_order("min_side", min_side, "max_side", max_side)
+    return st.lists(st.integers(min_side, max_side), min_size=min_dims, max_size=max_dims).map(
+        tuple
+    )
+
+
+def float_dtypes() -> st.SearchStrategy[torch.dtype]:
+    """torch.float32 or torch.float64."""
+    return st.sampled_from([torch.float64, torch.float32])
+
+
+# --- Gaussian parameters ----------------------------------------------------
+
+
+def means(
+    d: int, *, batch_shape: Sequence[int] = (), min_scale: float = 1e-3, max_scale: float = 1e3
+) -> st.SearchStrategy[np.ndarray]:
+    """Mean vectors, float64 of shape (*batch_shape, d).
+
+    Entries are standard normal times a scale drawn log-uniformly from
+    [min_scale, max_scale] (defaults 1e-3, 1e3); the all-zero mean is drawn too.
+    """
+    shape = (*_shape(batch_shape), d)
+    _check_positive("min_scale", min_scale)
+    _check_order("min_scale", min_scale, "max_scale", max_scale)
+
+    @st.composite
+    def draw(data: st.DrawFn) -> np.ndarray:
+        if data(st.integers(0, 9)) == 0:
+            return np.zeros(shape)
+        rng = np.random.default_rng(data(_seeds()))
+        return data(_log_uniform(min_scale, max_scale)) * rng.standard_normal(shape)
+
+    return draw()
+
+
+def variances(
+    d: int, *, batch_shape: Sequence[int] = (), min_value: float = 1e-5, max_value: float = 1e5
+) -> st.SearchStrategy[np.ndarray]:
+    """Positive variances, float64 of shape (*batch_shape, d).
+
+    Log-uniform in [min_value, max_value] (defaults 1e-5 and 1e5); the two ends
+    are drawn as explicit examples.
+    """
+    shape = (*_shape(batch_shape), d)
+    _check_positive("min_value", min_value)
+    _check_order("min_value", min_value, "max_value", max_value)
+    lo, hi = math.log(min_value), math.log(max_value)
+
+    @st.composite
+    def draw(data: st.DrawFn) -> np.ndarray:
+        rng = np.random.default_rng(data(_seeds()))
+        kind = data(st.sampled_from(["spread", "low", "high", "constant"]))
+        if kind == "low":
+            return np.full(shape, float(min_value))
+        if kind == "high":
+            return np.full(shape, float(max_value))
+        if kind == "constant":
+            return np.full(shape, data(_log_uniform(min_value, max_value)))
+        return np.exp(rng.uniform(lo, hi, size=shape))
+
+    return draw()
+
+
+def _random_orthogonal(rng: np.random.Generator, shape: tuple[int, ...], d: int) -> np.ndarray:
+    q, r = np.linalg.qr(rng.standard_normal((*shape, d, d)))
+    # Fix the signs so Q is Haar-distributed rather than biased by the QR convention.
+    signs = np.sign(np.diagonal(r, axis1=-2, axis2=-1))
+    signs[signs == 0] = 1.0
+    return q * signs[..., None, :]
+
+
+def spd_matrices(
+    d: int,
+    *,
+    batch_shape: Sequence[int] = (),
+    max_condition: float = 1e10,
+    min_scale: float = 1e-3,
+    max_scale: float = 1e3,
+) -> st.SearchStrategy[np.ndarray]:
+    """Symmetric positive definite matrices, float64 of shape (*batch_shape, d, d).
+
+    Σ = Q diag(λ) Qᵀ with Q Haar-orthogonal, λ_max = a scale drawn log-uniformly
+    from [min_scale, max_scale] (defaults 1e-3, 1e3) and λ_max / λ_min = κ drawn
+    log-uniformly from [1, max_condition] (default 1e10; κ = 1 and κ = max_condition
+    are explicit examples, and for d ≥ 2 the extreme eigenvalues are exactly
+    λ_max and λ_max / κ). The returned matrix is exactly symmetric; its
+    condition number equals κ up to rounding of the float64 product, which is
+    far below λ_min for κ ≤ 1e10.
+    """
+    batch = _shape(batch_shape)
+    _check_order("1", 1.0, "max_condition", max_condition)
+    _check_positive("min_scale", min_scale)
+    _check_order("min_scale", min_scale, "max_scale", max_scale)
+
+    @st.composite
+    def draw(data: st.DrawFn) -> np.ndarray:
+        rng = np.random.default_rng(data(_seeds()))
+        scale = data(_log_uniform(min_scale, max_scale))
+        condition = data(_log_uniform(1.0, max_condition)) if d > 1 else 1.0
+        t = rng.uniform(0.0, 1.0, size=(*batch, d))
+        t[..., 0], t[..., -1] = 0.0, 1.0
+        eigenvalues = scale * condition ** (-t)
+        q = _random_orthogonal(rng, batch, d)
+        sigma = (q * eigenvalues[..., None, :]) @ np.swapaxes(q, -1, -2)
+        return 0.5 * (sigma + np.swapaxes(sigma, -1, -2))
+
+    return draw()
+
+
+def lower_triangular_factors(
+    d: int,
+    *,
+    batch_shape: Sequence[int] = (),
+    max_condition: float = 1e5,
+    min_scale: float = 1e-3,
+    max_scale: float = 1e3,
+) -> st.SearchStrategy[np.ndarray]:
+    """Lower-triangular factors L with a positive diagonal, float64 of shape (*batch_shape, d, d).
+
+    L is the Cholesky factor of a draw of :func:`spd_matrices` with the same
+    bounds, so κ(L) = √κ(Σ) ≤ √max_condition (default max_condition 1e5) and
+    L Lᵀ has scale in [min_scale, max_scale] (defaults 1e-3, 1e3).
+    """
+    return spd_matrices(
+        d,
+        batch_shape=batch_shape,
+        max_condition=max_condition,
+        min_scale=min_scale,
+        max_scale=max_scale,
+    ).map(np.linalg.cholesky)
+
+
+def near_identical_gaussians(
+    d: int,
+    *,
+    batch_shape: Sequence[int] = (),
+    min_distance: float = 1e-7,
+    max_distance: float = 1e-5,
+    max_condition: float = 1e2,
+) -> st.SearchStrategy[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Pairs of nearly equal Gaussians as (mean0, tril0, mean1, tril1), all float64.
+
+    tril0 is drawn by :func:`lower_triangular_factors` (κ(Σ0) ≤ max_condition,
+    default 1e2), then tril1 = tril0 (I + ε T) and mean1 = mean0 + ε tril0 z with
+    T lower triangular, z a vector, both of unit-variance normal entries, and ε
+    log-uniform in [min_distance, max_distance] (defaults 1e-7, 1e-5). The KL
+    divergence between the two is then of order ε² d, about 1e-14 to 1e-8
+    with the defaults. The diagonal of tril1 stays positive since ε ≪ 1.
+    Covariances, where needed, are tril @ tril.T (computed by the test).
+    """
+    batch = _shape(batch_shape)
+    _check_positive("min_distance", min_distance)
+    _check_order("min_distance", min_distance, "max_distance", max_distance)
+    _check_order("max_distance", max_distance, "0.1", 0.1)
+
+    @st.composite
+    def draw(data: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        tril0 = data(lower_triangular_factors(d, batch_shape=batch, max_condition=max_condition))
+        mean0 = data(means(d, batch_shape=batch))
+        eps = data(_log_uniform(min_distance, max_distance))
+        rng = np.random.default_rng(data(_seeds()))
+        t = np.tril(rng.standard_normal((*batch, d, d)))
+        z = rng.standard_normal((*batch, d, 1))
+        tril1 = tril0 + eps * (tril0 @ t)
+        mean1 = mean0 + eps * (tril0 @ z)[..., 0]
+        return mean0, tril0, mean1, tril1
+
+    return draw()
