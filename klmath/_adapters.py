@@ -1,0 +1,222 @@
+"""Private: one view of the distribution objects users already hold.
+
+:func:`adapt` wraps a ``torch.distributions.Distribution``, a frozen
+``scipy.stats`` distribution or any object following
+:class:`klmath.montecarlo.SupportsSampleLogProb` in a small adapter with the same
+five members, so :mod:`klmath.montecarlo` and :mod:`klmath.registry` are written
+once:
+
+* ``backend``: ``"torch"`` or ``"numpy"``, the array kind of samples and scores;
+* ``family``: a readable name (``"torch Normal"``, ``"scipy norm"``);
+* ``batch_shape`` / ``event_shape``: tuples (``None`` where unknown);
+* ``sample(n, rng)``: ``n`` draws of shape ``(n, *batch_shape, *event_shape)``;
+* ``log_prob(x)``: log density (mass) at ``x``, ``-inf`` outside the support.
+
+Like einops' backends, torch is only looked at when it is already imported, so
+scipy users never import it through this module.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+__all__: list[str] = []
+
+
+def torch_module() -> Any:
+    """Return the ``torch`` module if it is already imported, else ``None``."""
+    return sys.modules.get("torch")
+
+
+def is_torch_distribution(obj: object) -> bool:
+    """Return whether ``obj`` is a ``torch.distributions.Distribution``."""
+    torch = torch_module()
+    return torch is not None and isinstance(obj, torch.distributions.Distribution)
+
+
+def is_scipy_frozen(obj: object) -> bool:
+    """Return whether ``obj`` is a frozen ``scipy.stats`` distribution."""
+    stats = sys.modules.get("scipy.stats")
+    if stats is None:
+        return False
+    from scipy.stats._distn_infrastructure import rv_frozen
+    from scipy.stats._multivariate import multi_rv_frozen
+
+    return isinstance(obj, (rv_frozen, multi_rv_frozen))
+
+
+def scipy_family(obj: Any) -> str:
+    """Return the scipy family name of a frozen distribution (``"norm"``, ``"dirichlet"``)."""
+    dist = getattr(obj, "dist", None)
+    if dist is not None and getattr(dist, "name", None):
+        return str(dist.name)
+    name = type(obj).__name__
+    return name[: -len("_frozen")] if name.endswith("_frozen") else name
+
+
+def torch_device(dist: Any) -> Any:
+    """Return the device of the first tensor parameter of a torch distribution (cpu if none)."""
+    torch = torch_module()
+    stack = [dist]
+    seen: set[int] = set()
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        for value in vars(obj).values():
+            if isinstance(value, torch.Tensor):
+                return value.device
+            if isinstance(value, torch.distributions.Distribution):
+                stack.append(value)
+    return torch.device("cpu")
+
+
+class Adapter:
+    """Common interface; see the module docstring."""
+
+    backend: str = "numpy"
+    family: str = "?"
+    batch_shape: tuple[int, ...] | None = None
+    event_shape: tuple[int, ...] | None = None
+
+    def sample(self, n: int, rng: np.random.Generator) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def log_prob(self, x: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class TorchAdapter(Adapter):
+    """A ``torch.distributions.Distribution``: global torch RNG, support checked explicitly."""
+
+    backend = "torch"
+
+    def __init__(self, dist: Any) -> None:
+        import copy
+
+        self.dist = dist
+        self.family = f"torch {type(dist).__name__}"
+        self.batch_shape = tuple(dist.batch_shape)
+        self.event_shape = tuple(dist.event_shape)
+        self.device = torch_device(dist)
+        # A validating log_prob raises on points outside the support; KL needs -inf
+        # there instead, so score with a shallow copy that does not validate and
+        # mask the outside points with the declared support.
+        self._scorer = copy.copy(dist)
+        self._scorer._validate_args = False
+
+    def sample(self, n: int, rng: np.random.Generator) -> Any:
+        torch = torch_module()
+        with torch.no_grad():
+            return self.dist.sample((n,))
+
+    def log_prob(self, x: Any) -> Any:
+        torch = torch_module()
+        if not isinstance(x, torch.Tensor):
+            x = torch.as_tensor(np.asarray(x), device=self.device)
+        with torch.no_grad():
+            lp = self._scorer.log_prob(x)
+            try:
+                inside = self.dist.support.check(x)
+            except NotImplementedError:  # a support without check(): trust log_prob
+                return lp
+            return torch.where(inside, lp, torch.full_like(lp, -float("inf")))
+
+
+class ScipyAdapter(Adapter):
+    """A frozen ``scipy.stats`` distribution: NumPy ``Generator`` passed as ``random_state``."""
+
+    backend = "numpy"
+
+    def __init__(self, dist: Any) -> None:
+        from scipy.stats._distn_infrastructure import rv_discrete_frozen, rv_frozen
+
+        self.dist = dist
+        self.name = scipy_family(dist)
+        self.family = f"scipy {self.name}"
+        if isinstance(dist, rv_frozen):
+            params = [*dist.args, *dist.kwds.values()]
+            self.batch_shape = tuple(np.broadcast_shapes(*(np.shape(a) for a in params)))
+            self.event_shape = ()
+            self._score = dist.logpmf if isinstance(dist, rv_discrete_frozen) else dist.logpdf
+        else:
+            # Multivariate frozen objects have no batch; their dimension is ``dim``
+            # (or the length of ``alpha`` for the Dirichlet family).
+            dim = getattr(dist, "dim", None)
+            if dim is None and hasattr(dist, "alpha"):
+                dim = len(dist.alpha)
+            self.batch_shape = ()
+            self.event_shape = (int(dim),) if dim is not None else None
+            score = getattr(dist, "logpdf", None) or getattr(dist, "logpmf", None)
+            if score is None:
+                raise TypeError(f"{self.family} has no logpdf or logpmf")
+            self._score = score
+
+    def sample(self, n: int, rng: np.random.Generator) -> Any:
+        if self.event_shape == ():
+            return np.asarray(self.dist.rvs(size=(n, *self.batch_shape), random_state=rng))
+        x = np.asarray(self.dist.rvs(size=n, random_state=rng))
+        # scipy squeezes a dimension of length 1 (n = 1 or dim = 1); restore (n, dim).
+        return x.reshape(n, -1) if self.event_shape is not None else x
+
+    def log_prob(self, x: Any) -> Any:
+        torch = torch_module()
+        if torch is not None and isinstance(x, torch.Tensor):
+            x = x.detach().cpu().numpy()
+        x = np.asarray(x, dtype=np.float64)
+        if self.event_shape == ():
+            return np.asarray(self._score(x), dtype=np.float64)
+        # Multivariate logpdf wants (..., dim); it squeezes the result for one point.
+        lp = np.asarray(self._score(x), dtype=np.float64)
+        return lp.reshape(x.shape[: x.ndim - 1]) if self.event_shape is not None else lp
+
+
+class ProtocolAdapter(Adapter):
+    """An object with ``sample(n, rng)`` and ``log_prob(x)`` (shapes inferred from a draw)."""
+
+    def __init__(self, dist: Any) -> None:
+        self.dist = dist
+        self.family = type(dist).__name__
+        shape = getattr(dist, "event_shape", None)
+        self.event_shape = tuple(shape) if shape is not None else None
+        batch = getattr(dist, "batch_shape", None)
+        self.batch_shape = tuple(batch) if batch is not None else None
+
+    def sample(self, n: int, rng: np.random.Generator) -> Any:
+        x = self.dist.sample(n, rng)
+        torch = torch_module()
+        if torch is not None and isinstance(x, torch.Tensor):
+            self.backend = "torch"
+            return x.detach()
+        return np.asarray(x)
+
+    def log_prob(self, x: Any) -> Any:
+        lp = self.dist.log_prob(x)
+        torch = torch_module()
+        if torch is not None and isinstance(lp, torch.Tensor):
+            return lp.detach()
+        return np.asarray(lp, dtype=np.float64)
+
+
+def adapt(dist: Any, name: str, *, need_sample: bool) -> Adapter:
+    """Wrap ``dist`` in an adapter, or raise ``TypeError`` naming the argument ``name``."""
+    if is_torch_distribution(dist):
+        return TorchAdapter(dist)
+    if is_scipy_frozen(dist):
+        return ScipyAdapter(dist)
+    missing = [
+        m
+        for m in (("sample", "log_prob") if need_sample else ("log_prob",))
+        if not callable(getattr(dist, m, None))
+    ]
+    if missing:
+        raise TypeError(
+            f"{name} must be a torch.distributions.Distribution, a frozen scipy.stats "
+            f"distribution, or an object with sample(n, rng) and log_prob(x); "
+            f"got {type(dist).__name__} without {' and '.join(missing)}()"
+        )
+    return ProtocolAdapter(dist)
