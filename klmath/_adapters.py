@@ -158,7 +158,8 @@ class ScipyAdapter(Adapter):
 
     def sample(self, n: int, rng: np.random.Generator) -> Any:
         if self.event_shape == ():
-            return np.asarray(self.dist.rvs(size=(n, *self.batch_shape), random_state=rng))
+            shape = (n, *(self.batch_shape or ()))
+            return np.asarray(self.dist.rvs(size=shape, random_state=rng))
         x = np.asarray(self.dist.rvs(size=n, random_state=rng))
         # scipy squeezes a dimension of length 1 (n = 1 or dim = 1); restore (n, dim).
         return x.reshape(n, -1) if self.event_shape is not None else x
