@@ -18,10 +18,10 @@ import scipy.stats
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import near_identical_gaussians
 from torch.distributions import Independent, MultivariateNormal, Normal
 
 from klmath.montecarlo import estimator_terms, mc_kl
-from strategies import near_identical_gaussians
 
 # Judge Monte Carlo errors at 4 standard errors: with the fixed seeds below a
 # correct estimator passes; a bias of a few percent of KL does not.
