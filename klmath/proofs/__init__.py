@@ -22,20 +22,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from klmath.proofs._record import ProofFailure, ProofResult
-from klmath.proofs.argmax_lemma import argmax_lemma, exhaustive_argmax_check
-from klmath.proofs.coupling_jacobian import (
+from klmath.proofs.coupling import (
     coupling_jacobian,
     coupling_jacobian_reference,
     coupling_log_det,
     coupling_log_det_reference,
 )
-from klmath.proofs.flow1d_facts import flow1d_facts, flow1d_reference
-from klmath.proofs.gaussian_kl import (
+from klmath.proofs.flow1d import flow1d_facts, flow1d_reference
+from klmath.proofs.gaussian import (
     derived_gaussian_kl,
     gaussian_kl_closed_form,
     gaussian_kl_reference,
 )
 from klmath.proofs.kl_properties import kl_additivity, kl_nonnegative
+from klmath.proofs.lemma import argmax_lemma, exhaustive_argmax_check
 
 __all__ = [
     "CLAIMS",

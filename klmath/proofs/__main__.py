@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"      ✗ {result.detail}")
 
     start = time.perf_counter()
-    results = run_all(progress=show)
+    results = run_all(CLAIMS, progress=show)
     total = time.perf_counter() - start
     verified = sum(r.verified for r in results)
     print(f"{verified}/{len(results)} claims verified in {total:.2f} s")

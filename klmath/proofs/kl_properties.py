@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import sympy as sp
 
 from klmath.proofs._record import ProofFailure, claim, require, require_zero
-from klmath.proofs.gaussian_kl import derived_gaussian_kl, gaussian_1d_integrals
+from klmath.proofs.gaussian import derived_gaussian_kl, gaussian_1d_integrals
 
 __all__ = ["kl_additivity", "kl_nonnegative"]
 
