@@ -24,6 +24,7 @@ __all__ = [
     "batch_shapes",
     "dimensions",
     "float_dtypes",
+    "gaussian_mixtures",
     "lower_triangular_factors",
     "means",
     "near_identical_gaussians",
@@ -249,5 +250,54 @@ def near_identical_gaussians(
         tril1 = tril0 + eps * (tril0 @ t)
         mean1 = mean0 + eps * (tril0 @ z)[..., 0]
         return mean0, tril0, mean1, tril1
+
+    return draw()
+
+
+# --- Gaussian mixtures (issue 4) ---------------------------------------------
+
+
+def gaussian_mixtures(
+    d: int,
+    *,
+    batch_shape: Sequence[int] = (),
+    min_components: int = 1,
+    max_components: int = 4,
+    max_condition: float = 1e3,
+    min_scale: float = 1e-1,
+    max_scale: float = 1e1,
+    max_mean_scale: float = 3.0,
+) -> st.SearchStrategy[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Gaussian mixture parameters (logits, means, trils), float64.
+
+    Shapes (*batch_shape, K), (*batch_shape, K, d), (*batch_shape, K, d, d), with K
+    drawn from [min_components, max_components] (defaults 1 and 4). Logits are
+    standard normal (weights from about 0.05 to 0.95 for K = 2); component means are
+    standard normal times max_mean_scale (default 3, so components overlap or
+    separate); the Cholesky factors come from :func:`lower_triangular_factors` with
+    κ(Σ) ≤ max_condition (default 1e3) and scale in [min_scale, max_scale]
+    (defaults 0.1 and 10).
+    """
+    batch = _shape(batch_shape)
+    _check_positive("min_components", min_components)
+    _check_order("min_components", min_components, "max_components", max_components)
+    _check_positive("max_mean_scale", max_mean_scale)
+
+    @st.composite
+    def draw(data: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        k = data(st.integers(min_components, max_components))
+        rng = np.random.default_rng(data(_seeds()))
+        logits = rng.standard_normal((*batch, k))
+        mean = max_mean_scale * rng.standard_normal((*batch, k, d))
+        tril = data(
+            lower_triangular_factors(
+                d,
+                batch_shape=(*batch, k),
+                max_condition=max_condition,
+                min_scale=min_scale,
+                max_scale=max_scale,
+            )
+        )
+        return logits, mean, tril
 
     return draw()
