@@ -44,6 +44,9 @@ __all__ = [
     "KLResult",
     "kl",
     "register_kl",
+    # Re-exported from klmath.mixture until klmath/__init__.py imports that module.
+    "MixtureKLBounds",
+    "gaussian_mixture_kl_bounds",
 ]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -348,3 +351,4 @@ def _inf(value: Any) -> str | None:
 
 # Import for its side effect: the Gaussian closed forms register themselves here.
 from klmath import _gaussian_pairs  # noqa: E402, F401
+from klmath.mixture import MixtureKLBounds, gaussian_mixture_kl_bounds  # noqa: E402
