@@ -38,15 +38,16 @@ from klmath._adapters import (
 )
 from klmath.montecarlo import check_event_shapes, mc_kl
 
+# MixtureKLBounds and gaussian_mixture_kl_bounds are re-exported from klmath.mixture
+# until klmath/__init__.py imports that module.
 __all__ = [
     "KLAmbiguityWarning",
     "KLMonteCarloWarning",
     "KLResult",
-    "kl",
-    "register_kl",
-    # Re-exported from klmath.mixture until klmath/__init__.py imports that module.
     "MixtureKLBounds",
     "gaussian_mixture_kl_bounds",
+    "kl",
+    "register_kl",
 ]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
