@@ -20,6 +20,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import mpmath
 import sympy as sp
 
 from klmath.proofs._record import claim, require, require_zero
@@ -156,14 +157,29 @@ def flow1d_reference(n: int = N_TERMS, modules: str = "mpmath") -> dict[str, Cal
 
     Keys ``"transform"``, ``"derivative"``, ``"log_prob"`` take
     ``(x, w, mu, tau)`` with x a number and w, mu, tau sequences of length n;
-    ``"mass"`` takes ``w``. With ``modules="mpmath"`` they evaluate at the
-    current ``mpmath.mp.dps``: a high-precision reference for
-    :mod:`klmath.flow1d`.
+    ``"mass"`` takes ``w``. With ``modules="mpmath"`` (the default) inputs are
+    converted to ``mpf`` and everything evaluates at the current
+    ``mpmath.mp.dps``: a high-precision reference for :mod:`klmath.flow1d`.
     """
     sym = flow1d_symbols(n)
     args = [sym["x"], list(sym["w"]), list(sym["mu"]), list(sym["tau"])]
+    # mpmath only sees numbers that are already mpf: Python floats would be
+    # combined in float64 before any mpmath function is reached.
+    convert: Callable[[Any], Any] = mpmath.mpmathify if modules == "mpmath" else float
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def numeric(*values: Any) -> Any:
+            return fn(
+                *[
+                    [convert(v) for v in value] if hasattr(value, "__len__") else convert(value)
+                    for value in values
+                ]
+            )
+
+        return numeric
+
     out: dict[str, Callable[..., Any]] = {}
     for key, name in (("f", "transform"), ("df", "derivative"), ("log_prob", "log_prob")):
-        out[name] = sp.lambdify(args, sym[key], modules=modules)
-    out["mass"] = sp.lambdify([list(sym["w"])], sym["mass"], modules=modules)
+        out[name] = wrap(sp.lambdify(args, sym[key], modules=modules))
+    out["mass"] = wrap(sp.lambdify([list(sym["w"])], sym["mass"], modules=modules))
     return out

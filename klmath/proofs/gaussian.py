@@ -29,6 +29,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import mpmath
 import sympy as sp
 
 from klmath.proofs._record import ProofFailure, claim, require, require_zero
@@ -329,18 +330,22 @@ def gaussian_kl_reference(d: int, modules: str = "mpmath") -> Callable[..., Any]
 
     The function takes ``(mean0, cov0, mean1, cov1)`` as nested sequences of
     numbers (shapes (d,) and (d, d)); only the upper triangle of each covariance
-    is read. With ``modules="mpmath"`` it evaluates at the current
-    ``mpmath.mp.dps``, an independent high-precision reference for
-    :func:`klmath.gaussian_kl`.
+    is read. With ``modules="mpmath"`` (the default) every input is converted to
+    ``mpf`` and the whole expression evaluates at the current ``mpmath.mp.dps``:
+    an independent high-precision reference for :func:`klmath.gaussian_kl`.
     """
     expr, (mean0, cov0, mean1, cov1) = derived_gaussian_kl(d)
     upper0 = [cov0[i, j] for i in range(d) for j in range(i, d)]
     upper1 = [cov1[i, j] for i in range(d) for j in range(i, d)]
     flat = sp.lambdify([*mean0, *upper0, *mean1, *upper1], expr, modules=modules)
 
+    # mpmath only sees numbers that are already mpf: Python floats would be
+    # multiplied in float64 before any mpmath function is reached.
+    convert: Callable[[Any], Any] = mpmath.mpmathify if modules == "mpmath" else float
+
     def kl(mean0: Any, cov0: Any, mean1: Any, cov1: Any) -> Any:
         u0 = [cov0[i][j] for i in range(d) for j in range(i, d)]
         u1 = [cov1[i][j] for i in range(d) for j in range(i, d)]
-        return flat(*list(mean0), *u0, *list(mean1), *u1)
+        return flat(*[convert(v) for v in [*list(mean0), *u0, *list(mean1), *u1]])
 
     return kl
