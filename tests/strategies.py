@@ -13,6 +13,7 @@ explicitly, with the extreme values as explicit examples) are what matter.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -25,9 +26,12 @@ __all__ = [
     "dimensions",
     "float_dtypes",
     "gaussian_mixtures",
+    "lower_bound_tables",
     "lower_triangular_factors",
+    "masks",
     "means",
     "near_identical_gaussians",
+    "small_mlps",
     "spd_matrices",
     "variances",
 ]
@@ -254,6 +258,78 @@ def near_identical_gaussians(
     return draw()
 
 
+# --- coupling masks and small networks (issue 6) ----------------------------
+
+
+def masks(*, min_n: int = 2, max_n: int = 12) -> st.SearchStrategy[torch.Tensor]:
+    """Coupling masks: bool tensors of shape (n,) with 0 < mask.sum() < n.
+
+    n is drawn from [min_n, max_n] (defaults 2 and 12), |Ω| = mask.sum() from [1, n - 1]
+    with the extreme splits |Ω| = 1 and |Ω| = n - 1 as explicit examples, and the True
+    positions are a random subset (neither contiguous nor alternating in general).
+    """
+    _check_order("min_n", min_n, "max_n", max_n)
+    if min_n < 2:
+        raise ValueError(f"min_n must be at least 2 (a coupling needs 0 < |Ω| < n), got {min_n}")
+
+    @st.composite
+    def draw(data: st.DrawFn) -> torch.Tensor:
+        n = data(st.integers(min_n, max_n))
+        k = data(st.one_of(st.sampled_from([1, n - 1]), st.integers(1, n - 1)))
+        chosen = data(st.permutations(range(n)))[:k]
+        mask = torch.zeros(n, dtype=torch.bool)
+        mask[list(chosen)] = True
+        return mask
+
+    return draw()
+
+
+def small_mlps(
+    in_features: int,
+    out_features: int,
+    *,
+    max_layers: int = 2,
+    min_hidden: int = 1,
+    max_hidden: int = 8,
+    weight_scale: float = 1.0,
+    dtype: torch.dtype = torch.float64,
+) -> st.SearchStrategy[torch.nn.Sequential]:
+    """Small tanh MLPs mapping (..., in_features) to (..., out_features).
+
+    0 to max_layers (default 2) hidden layers, each of width in [min_hidden, max_hidden]
+    (defaults 1 and 8); no hidden layer makes the MLP affine. Weights and biases are
+    N(0, weight_scale² / fan_in) (default weight_scale 1.0) from a drawn seed, in dtype
+    (default float64). The output is not squashed.
+    """
+    for name, value, least in [
+        ("in_features", in_features, 1),
+        ("out_features", out_features, 1),
+        ("max_layers", max_layers, 0),
+        ("min_hidden", min_hidden, 1),
+    ]:
+        if value < least:
+            raise ValueError(f"{name} must be at least {least}, got {name}={value}")
+    _check_order("min_hidden", min_hidden, "max_hidden", max_hidden)
+    _check_positive("weight_scale", weight_scale)
+
+    @st.composite
+    def draw(data: st.DrawFn) -> torch.nn.Sequential:
+        hidden = data(st.lists(st.integers(min_hidden, max_hidden), max_size=max_layers))
+        widths = [in_features, *hidden, out_features]
+        gen = torch.Generator().manual_seed(data(_seeds()))
+        layers: list[torch.nn.Module] = []
+        for fan_in, fan_out in itertools.pairwise(widths):
+            linear = torch.nn.Linear(fan_in, fan_out, dtype=dtype)
+            std = weight_scale / math.sqrt(fan_in)
+            with torch.no_grad():
+                linear.weight.copy_(std * torch.randn(fan_out, fan_in, generator=gen, dtype=dtype))
+                linear.bias.copy_(std * torch.randn(fan_out, generator=gen, dtype=dtype))
+            layers += [linear, torch.nn.Tanh()]
+        return torch.nn.Sequential(*layers[:-1])
+
+    return draw()
+
+
 # --- Gaussian mixtures (issue 4) ---------------------------------------------
 
 
@@ -299,5 +375,38 @@ def gaussian_mixtures(
             )
         )
         return logits, mean, tril
+
+    return draw()
+
+
+# --- lower-bound tables for the argmax lemma (issue 5) ------------------------
+
+
+def lower_bound_tables(
+    *, max_theta: int = 4, max_phi: int = 4, max_value: int = 8
+) -> st.SearchStrategy[tuple[np.ndarray, np.ndarray]]:
+    """Tables (f, h) satisfying the argmax lemma's hypotheses: f (n_theta,), h (n_theta, n_phi).
+
+    n_theta in [1, max_theta], n_phi in [1, max_phi] (defaults 4 and 4). Entries are
+    quarters k/4 with k in [0, max_value] (default 8), so f − h + h == f exactly in
+    float64 and ties (several maximisers) are common. h ≥ 0 and every row of h has
+    at least one exact 0, at a drawn position.
+    """
+    for name, value in (("max_theta", max_theta), ("max_phi", max_phi), ("max_value", max_value)):
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {name}={value}")
+
+    @st.composite
+    def draw(data: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+        n_theta = data(st.integers(1, max_theta))
+        n_phi = data(st.integers(1, max_phi))
+        quarters = st.integers(0, max_value).map(lambda k: k / 4)
+        f = np.array(data(st.lists(quarters, min_size=n_theta, max_size=n_theta)))
+        h = np.array(
+            data(st.lists(quarters, min_size=n_theta * n_phi, max_size=n_theta * n_phi))
+        ).reshape(n_theta, n_phi)
+        zeros = data(st.lists(st.integers(0, n_phi - 1), min_size=n_theta, max_size=n_theta))
+        h[np.arange(n_theta), zeros] = 0.0
+        return f, h
 
     return draw()
