@@ -90,24 +90,34 @@ class Adapter:
         raise NotImplementedError
 
 
+def _without_validation(dist: Any) -> Any:
+    """Return a shallow copy of a torch distribution, and of nested ones, without validation."""
+    import copy
+
+    torch = torch_module()
+    out = copy.copy(dist)
+    out._validate_args = False
+    for name, value in vars(dist).items():
+        if isinstance(value, torch.distributions.Distribution):
+            setattr(out, name, _without_validation(value))
+    return out
+
+
 class TorchAdapter(Adapter):
     """A ``torch.distributions.Distribution``: global torch RNG, support checked explicitly."""
 
     backend = "torch"
 
     def __init__(self, dist: Any) -> None:
-        import copy
-
         self.dist = dist
         self.family = f"torch {type(dist).__name__}"
         self.batch_shape = tuple(dist.batch_shape)
         self.event_shape = tuple(dist.event_shape)
         self.device = torch_device(dist)
         # A validating log_prob raises on points outside the support; KL needs -inf
-        # there instead, so score with a shallow copy that does not validate and
-        # mask the outside points with the declared support.
-        self._scorer = copy.copy(dist)
-        self._scorer._validate_args = False
+        # there instead, so score with copies that do not validate (nested ones too:
+        # Independent, MixtureSameFamily) and mask the outside points with the support.
+        self._scorer = _without_validation(dist)
 
     def sample(self, n: int, rng: np.random.Generator) -> Any:
         torch = torch_module()

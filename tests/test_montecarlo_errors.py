@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 import scipy.stats
 import torch
-from torch.distributions import Exponential, MultivariateNormal, Normal, Uniform
+from torch.distributions import (
+    Categorical,
+    Exponential,
+    Independent,
+    MixtureSameFamily,
+    MultivariateNormal,
+    Normal,
+    Uniform,
+)
 
 from klmath.montecarlo import MCResult, mc_kl
 
@@ -156,6 +164,17 @@ SUPPORT_MISMATCH = [
     pytest.param(Uniform(0.0, 2.0), Uniform(0.0, 1.0), id="torch-uniform-narrower"),
     pytest.param(scipy.stats.norm(), scipy.stats.expon(), id="scipy-norm-expon"),
     pytest.param(Normal(0.0, 1.0), scipy.stats.uniform(-1.0, 2.0), id="mixed-normal-uniform"),
+    # Nested distributions validate their own arguments: mc_kl must get -inf, not an error.
+    pytest.param(
+        Independent(Normal(torch.zeros(3), 1.0), 1),
+        Independent(Exponential(torch.ones(3)), 1),
+        id="torch-independent-exponential",
+    ),
+    pytest.param(
+        MixtureSameFamily(Categorical(torch.ones(2)), Normal(torch.zeros(2), 1.0)),
+        MixtureSameFamily(Categorical(torch.ones(2)), Exponential(torch.ones(2))),
+        id="torch-mixture-exponential",
+    ),
 ]
 
 

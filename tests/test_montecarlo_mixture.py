@@ -36,7 +36,7 @@ def mvn_mixture(params: tuple[np.ndarray, ...]) -> MixtureSameFamily:
     return MixtureSameFamily(Categorical(logits=logits), MultivariateNormal(mean, scale_tril=tril))
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(data=st.data(), d=st.integers(1, 3))
 def test_monte_carlo_lies_between_the_bounds(data: Any, d: int) -> None:
     p = mvn_mixture(data.draw(gaussian_mixtures(d, batch_shape=(3,))))
@@ -44,7 +44,7 @@ def test_monte_carlo_lies_between_the_bounds(data: Any, d: int) -> None:
     bounds = gaussian_mixture_kl_bounds(p, q)
     # k1: its variance is finite for any pair of Gaussian mixtures (log r grows
     # quadratically), while k3's need not be (q may be wider than p).
-    res = mc_kl(p, q, 5_000, estimator="k1", seed=data.draw(st.integers(0, 2**31)))
+    res = mc_kl(p, q, 3_000, estimator="k1", seed=data.draw(st.integers(0, 2**31)))
     assert bool(torch.isfinite(bounds.lower).all() & torch.isfinite(bounds.upper).all())
     assert bool((0.0 <= bounds.lower).all() & (bounds.lower <= bounds.upper).all())
     assert bool((bounds.lower <= res.value + Z * res.stderr).all()), (bounds, res)
