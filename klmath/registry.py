@@ -227,10 +227,13 @@ def kl(
                 f"with @klmath.register_kl({_spell(p)}, {_spell(q)})"
             )
         adapt(p, "p", need_sample=True)
+        hint = ""
+        if pa.family == qa.family == "torch MixtureSameFamily":
+            hint = " For Gaussian mixtures, klmath.gaussian_mixture_kl_bounds brackets it."
         warnings.warn(
             f"no closed form for KL(p ‖ q) with p = {pa.family}, q = {qa.family}; "
             f"estimating it by Monte Carlo (n={n}, estimator={estimator!r}). "
-            "Pass method='mc' to silence this warning.",
+            f"Pass method='mc' to silence this warning.{hint}",
             KLMonteCarloWarning,
             stacklevel=2,
         )

@@ -27,6 +27,7 @@ from torch.distributions import (
 
 from klmath.mixture import gaussian_mixture_kl_bounds
 from klmath.montecarlo import mc_kl
+from klmath.registry import KLMonteCarloWarning, kl
 
 Z = 4.0  # Monte Carlo error judged at 4 standard errors
 
@@ -90,6 +91,17 @@ def test_component_types_and_the_README_example() -> None:
         (b.variational, b_vec.variational),
     ]:
         torch.testing.assert_close(x, y, rtol=1e-13, atol=0.0)
+
+
+def test_kl_falls_back_to_monte_carlo_and_points_to_the_bounds() -> None:
+    w = Categorical(torch.tensor([0.5, 0.5], dtype=torch.float64))
+    p = MixtureSameFamily(w, Normal(torch.tensor([-1.0, 1.0], dtype=torch.float64), 0.5))
+    q = MixtureSameFamily(w, Normal(torch.tensor([-1.0, 2.0], dtype=torch.float64), 0.7))
+    with pytest.warns(KLMonteCarloWarning, match=r"gaussian_mixture_kl_bounds brackets it"):
+        res = kl(p, q, n=20_000, seed=0)
+    b = gaussian_mixture_kl_bounds(p, q)
+    assert not res.exact
+    assert b.lower - Z * res.stderr <= res.value <= b.upper + Z * res.stderr
 
 
 def test_more_iterations_never_loosen_the_upper_bound() -> None:
