@@ -31,6 +31,7 @@ import gzip
 import hashlib
 import os
 import struct
+import zipfile
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -253,7 +254,7 @@ def read_npz(
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test") if k in f}
-    except (OSError, ValueError, zlib.error, EOFError) as exc:
+    except (OSError, ValueError, zlib.error, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: not a readable .npz archive ({exc})") from None
     for split in SPLITS:
         x, y = arrays.get(f"x_{split}"), arrays.get(f"y_{split}")
