@@ -25,6 +25,7 @@ __all__ = [
     "batch_shapes",
     "dimensions",
     "float_dtypes",
+    "flow1d_parameters",
     "gaussian_mixtures",
     "lower_bound_tables",
     "lower_triangular_factors",
@@ -408,5 +409,48 @@ def lower_bound_tables(
         zeros = data(st.lists(st.integers(0, n_phi - 1), min_size=n_theta, max_size=n_theta))
         h[np.arange(n_theta), zeros] = 0.0
         return f, h
+
+    return draw()
+
+
+# --- 1-D flow parameters (issue 7) -------------------------------------------
+
+
+def flow1d_parameters(
+    *,
+    min_n: int = 1,
+    max_n: int = 6,
+    max_abs_w: float = 3.0,
+    max_abs_mu: float = 3.0,
+    min_tau: float = -3.0,
+    max_tau: float = 1.5,
+) -> st.SearchStrategy[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Parameters (w, mu, tau) of the seed 1-D flow, float64 arrays of shape (n,).
+
+    n in [min_n, max_n] (defaults 1 and 6); w uniform in [-max_abs_w, max_abs_w]
+    (default 3, so S = Σ e^w spans about 0.05 to 120), mu uniform in
+    [-max_abs_mu, max_abs_mu] (default 3), tau uniform in [min_tau, max_tau]
+    (defaults -3 and 1.5, scales e^tau from 0.05 to 4.5). Explicit nasty cases:
+    n = 1; all components identical; the extreme scales, mixed so that a narrow
+    component sits next to a wide one.
+    """
+    _check_positive("min_n", min_n)
+    _check_order("min_n", min_n, "max_n", max_n)
+    _check_order("min_tau", min_tau, "max_tau", max_tau)
+    _check_positive("max_abs_w", max_abs_w)
+
+    @st.composite
+    def draw(data: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = data(st.one_of(st.just(min_n), st.integers(min_n, max_n)))
+        rng = np.random.default_rng(data(_seeds()))
+        w = rng.uniform(-max_abs_w, max_abs_w, n)
+        mu = rng.uniform(-max_abs_mu, max_abs_mu, n)
+        tau = rng.uniform(min_tau, max_tau, n)
+        kind = data(st.sampled_from(["spread", "identical", "extreme_scales"]))
+        if kind == "identical":
+            w, mu, tau = np.full(n, w[0]), np.full(n, mu[0]), np.full(n, tau[0])
+        elif kind == "extreme_scales":
+            tau = np.where(np.arange(n) % 2 == 0, min_tau, max_tau).astype(np.float64)
+        return w, mu, tau
 
     return draw()
