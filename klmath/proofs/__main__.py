@@ -17,7 +17,8 @@ from klmath.proofs import CLAIMS, ProofResult, run_all
 
 def _row(index: int, result: ProofResult) -> str:
     return (
-        f"{index:>2}  {result.name:<26} {result.status:<9} {result.seconds:>8.2f}  {result.claim}"
+        f"{index:>2}  {result.name:<24} {result.status:<9} {result.seconds:>7.2f} "
+        f"{result.cpu_seconds:>7.2f}  {result.claim}"
     )
 
 
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args(argv)
 
-    print(f"{'#':>2}  {'claim':<26} {'status':<9} {'seconds':>8}  statement")
+    print(f"{'#':>2}  {'claim':<24} {'status':<9} {'wall s':>7} {'cpu s':>7}  statement")
     index = iter(range(1, len(CLAIMS) + 1))
 
     def show(result: ProofResult) -> None:
@@ -39,11 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         if not result.verified:
             print(f"      ✗ {result.detail}")
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     results = run_all(CLAIMS, progress=show)
-    total = time.perf_counter() - start
+    total, cpu_total = time.perf_counter() - start, time.process_time() - cpu_start
     verified = sum(r.verified for r in results)
-    print(f"{verified}/{len(results)} claims verified in {total:.2f} s")
+    print(f"{verified}/{len(results)} claims verified in {total:.2f} s wall, {cpu_total:.2f} s CPU")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = [
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                 "expression": str(r.expression),
                 "status": r.status,
                 "seconds": r.seconds,
+                "cpu_seconds": r.cpu_seconds,
                 "steps": list(r.steps),
                 "detail": r.detail,
             }

@@ -192,7 +192,8 @@ def _expression() -> sp.Basic:
     definition = sp.Function("E_p")(sp.log(sp.Function("p")(x) / sp.Function("q")(x)))
     rhs = _HALF * (
         sp.Trace(s1.I * s0)
-        + ((m1 - m0).T * s1.I * (m1 - m0))[0, 0]
+        # A 1 × 1 matrix: its trace is the quadratic form (the seed's trace trick).
+        + sp.Trace((m1 - m0).T * s1.I * (m1 - m0))
         - d
         + sp.log(sp.Determinant(s1) / sp.Determinant(s0))
     )
