@@ -113,11 +113,15 @@ class TorchAdapter(Adapter):
         self.family = f"torch {type(dist).__name__}"
         self.batch_shape = tuple(dist.batch_shape)
         self.event_shape = tuple(dist.event_shape)
-        self.device = torch_device(dist)
-        # A validating log_prob raises on points outside the support; KL needs -inf
-        # there instead, so score with copies that do not validate (nested ones too:
-        # Independent, MixtureSameFamily) and mask the outside points with the support.
-        self._scorer = _without_validation(dist)
+        self._scorer: Any = None
+        self._device: Any = None
+
+    @property
+    def device(self) -> Any:
+        """The device of the distribution's parameters (found on first use)."""
+        if self._device is None:
+            self._device = torch_device(self.dist)
+        return self._device
 
     def sample(self, n: int, rng: np.random.Generator) -> Any:
         torch = torch_module()
@@ -128,6 +132,11 @@ class TorchAdapter(Adapter):
         torch = torch_module()
         if not isinstance(x, torch.Tensor):
             x = torch.as_tensor(np.asarray(x), device=self.device)
+        if self._scorer is None:
+            # A validating log_prob raises on points outside the support; KL needs -inf
+            # there, so score with copies that do not validate (nested ones too:
+            # Independent, MixtureSameFamily) and mask outside points with the support.
+            self._scorer = _without_validation(self.dist)
         with torch.no_grad():
             lp = self._scorer.log_prob(x)
             try:

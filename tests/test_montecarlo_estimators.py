@@ -279,3 +279,13 @@ def test_result_types_follow_p(estimator: str) -> None:
     assert res.n == 10 and res.estimator == estimator and res.reason is None
     low, high = res.ci(0.9)
     assert bool((low >= 0).all()) and bool((low <= high).all())
+
+
+def test_dtype_and_device_follow_p(dtype: torch.dtype, device: torch.device) -> None:
+    # Log densities may be float32; the accumulation is float64 on p's device.
+    loc = torch.zeros(4, dtype=dtype, device=device)
+    p, q = Normal(loc, 1.0), Normal(loc + 0.5, 1.0)
+    res = mc_kl(p, q, 50_000, seed=0)
+    assert res.value.device == loc.device and res.value.dtype == torch.float64
+    err = (res.value - 0.125).abs().cpu()
+    assert bool((err <= Z * res.stderr.cpu()).all()), res
