@@ -454,3 +454,29 @@ def flow1d_parameters(
         return w, mu, tau
 
     return draw()
+
+
+def labelled_scores(
+    *, min_n: int = 2, max_n: int = 40, max_abs_score: int = 3
+) -> st.SearchStrategy[tuple[np.ndarray, np.ndarray]]:
+    """(labels, scores) for ranking metrics: int64 0/1 labels and float64 scores, shape (n,).
+
+    n in [min_n, max_n] (defaults 2 and 40); both classes always present (the
+    first two labels are 0 and 1); scores are integers in [-max_abs_score,
+    max_abs_score] (default 3), so ties, across and within classes, are common.
+    """
+    _check_order("min_n", min_n, "max_n", max_n)
+    if min_n < 2:
+        raise ValueError(f"min_n={min_n} must be at least 2 (both classes)")
+    _check_positive("max_abs_score", max_abs_score)
+
+    @st.composite
+    def draw(data: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+        n = data(st.integers(min_n, max_n))
+        labels = np.array(data(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
+        labels[0], labels[1] = 0, 1
+        ints = st.integers(-max_abs_score, max_abs_score)
+        scores = np.array(data(st.lists(ints, min_size=n, max_size=n)), dtype=np.float64)
+        return labels, scores
+
+    return draw()
