@@ -121,6 +121,25 @@ def test_wrong_gaussian_moment_breaks_the_derivation(monkeypatch: pytest.MonkeyP
         gk._matches_closed_form(2)
 
 
+def test_cholesky_sum_without_off_diagonal_terms_is_rejected(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Σ_{i>j} M_ij² is what correlations contribute; dropping it must be caught for d ≥ 2.
+    def diagonal_only(
+        mean0: sp.Matrix, tril0: sp.Matrix, mean1: sp.Matrix, tril1: sp.Matrix
+    ) -> sp.Expr:
+        m = tril1.lower_triangular_solve(tril0)
+        delta = tril1.lower_triangular_solve(mean1 - mean0)
+        diag = sum(m[i, i] ** 2 - 1 - sp.log(m[i, i] ** 2) for i in range(m.shape[0]))
+        return (diag + (delta.T * delta)[0, 0]) / 2
+
+    assert gk._matches_cholesky_sum(2).startswith("d=2")
+    monkeypatch.setattr(gk, "cholesky_kl_sum", diagonal_only)
+    assert gk._matches_cholesky_sum(1).startswith("d=1")  # no off-diagonal entries in d = 1
+    with pytest.raises(ProofFailure, match="d=2: closed form minus Cholesky sum is not 0"):
+        gk._matches_cholesky_sum(2)
+
+
 def test_wrong_coupling_breaks_the_block_form(monkeypatch: pytest.MonkeyPatch) -> None:
     # Let s depend on the coordinate it scales: the Jacobian is no longer triangular.
     mask = (True, False, False)

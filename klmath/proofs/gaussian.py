@@ -272,6 +272,15 @@ def _moments(d: int) -> str:
     )
 
 
+def _cramer(d: int) -> str:
+    cov = _symmetric("S1", d)
+    product = cov * cov.adjugate() - cov.det(method="berkowitz") * sp.eye(d)
+    return require_zero(
+        sp.Add(*[e**2 for e in product]),  # real entries: a sum of squares is 0 iff each is
+        f"d={d}: Σ adj(Σ) = det(Σ) I, so Σ⁻¹ = adj Σ / det Σ (Cramer) in both forms",
+    )
+
+
 def _matches_closed_form(d: int) -> str:
     derived, (mean0, cov0, mean1, cov1) = derived_gaussian_kl(d)
     closed = closed_form(mean0, cov0, mean1, cov1)
@@ -314,6 +323,7 @@ def gaussian_kl_closed_form() -> Iterator[str]:
     for d in (2, 3):
         yield _moments(d)
         yield _identity(d)
+        yield _cramer(d)
         yield _matches_closed_form(d)
     for d in (1, 2, 3):
         yield _matches_cholesky_sum(d)
