@@ -582,7 +582,7 @@ def _plot_linear(curves: dict[str, LinearTrainResult], lemma: dict[str, Any], pa
     ax[2].plot(d["w"], d["max_g_removed"], "C1:", label="max_φ g, posterior removed")
     ax[2].plot(d["w"], d["max_g_collapsed"], "C3-.", label="max_φ g, collapsed q = N(0, τ²)")
     top = float(np.max(d["f"]))
-    ax[2].set_ylim(top - 150, top + 15)
+    ax[2].set_ylim(float(np.max(d["max_g_collapsed"])) - 40, top + 15)
     ax[2].set(xlabel="w", ylabel="nats", title="argmax lemma on a grid")
     ax[2].legend(fontsize=7)
     fig.tight_layout()
