@@ -19,6 +19,7 @@ deviations in float64, and returns an :class:`MCResult` with the standard error.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ import numpy as np
 
 from klmath._adapters import Adapter, TorchAdapter, adapt, torch_module
 
-__all__ = ["ESTIMATORS", "MCResult", "SupportsSampleLogProb", "mc_kl"]
+__all__ = ["ESTIMATORS", "KLEstimatorWarning", "MCResult", "SupportsSampleLogProb", "mc_kl"]
 
 #: The estimator names :func:`mc_kl` accepts.
 ESTIMATORS: tuple[str, ...] = ("k1", "k2", "k3")
@@ -40,8 +41,15 @@ ESTIMATORS: tuple[str, ...] = ("k1", "k2", "k3")
 _CHUNK_ELEMENTS_CPU = 2**16
 _CHUNK_ELEMENTS_GPU = 2**22
 
+# |mean(r − 1)| beyond this many standard errors fails k3's E_p[r] = 1 check.
+_CHECK_Z = 5.0
+
 # Taylor coefficients 1/k! for k = 13 .. 2 (Horner order) of e^t − 1 − t.
 _EXPM1_MINUS_T = tuple(1.0 / math.factorial(k) for k in range(13, 1, -1))
+
+
+class KLEstimatorWarning(UserWarning):
+    """The Monte Carlo check E_p[q/p] = 1 failed: k3's value or error bar is unreliable."""
 
 
 @runtime_checkable
@@ -83,6 +91,10 @@ class MCResult:
         ``"k1"``, ``"k2"`` or ``"k3"``.
     reason : str or None
         Why some value is infinite, ``None`` when all are finite.
+    diagnostic : str or None
+        For k3: set (and a :class:`KLEstimatorWarning` issued) when the sample mean of
+        r − 1 is more than 5 standard errors from its known expectation 0, i.e. the
+        assumptions behind k3's value or its error bar fail (see :func:`mc_kl`).
     """
 
     value: Any
@@ -90,6 +102,7 @@ class MCResult:
     n: int
     estimator: str
     reason: str | None = None
+    diagnostic: str | None = None
 
     def ci(self, level: float = 0.95) -> tuple[Any, Any]:
         """Return the normal-approximation confidence interval ``(low, high)``.
@@ -170,6 +183,12 @@ def mc_kl(
     -----
     Where q has zero density at a draw of p (support mismatch) KL(p ‖ q) = ∞ almost
     surely: ``value`` is ``inf``, ``stderr`` 0 and ``reason`` says so; never NaN.
+    k3 is unbiased only if E_p[r] = ∫_{supp p} q = 1, i.e. q has no mass outside p's
+    support (p = Uniform(0, 1), q = N(0, 1) breaks it: E[k3] = KL − Q(x ∉ [0, 1])).
+    For k3, :func:`mc_kl` therefore also averages r − 1, whose mean is known to be 0,
+    and warns (:class:`KLEstimatorWarning`, ``diagnostic``) when it is more than 5
+    standard errors away. That also catches most infinite-variance cases below.
+
     The standard error, and so ``ci``, is only as good as the estimator's variance:
     k3's is finite only if ∫ q²/p < ∞ (for Gaussians, σ_q² < 2σ_p²), and when q is
     wider than p its terms are heavy-tailed, so the normal interval under-covers at
@@ -216,7 +235,7 @@ def mc_kl(
         done = 0
         while done < n:
             m = min(chunk_size, n - done)
-            chunk = _Welford.of_chunk(*_log_ratio(pa, qa, m, rng), estimator)
+            chunk = _Welford(*_log_ratio(pa, qa, m, rng), estimator)
             acc = chunk if acc is None else acc.merge(chunk)
             done += m
     assert acc is not None  # n >= 2 guarantees one chunk
@@ -333,31 +352,48 @@ def _log_ratio(pa: Adapter, qa: Adapter, m: int, rng: np.random.Generator) -> tu
     return log_r, zero_q
 
 
+def _chan(
+    count_a: int, mean_a: Any, m2_a: Any, count_b: int, mean_b: Any, m2_b: Any
+) -> tuple[Any, Any]:
+    """Merge (mean, sum of squared deviations) of two samples (Chan, Golub & LeVeque)."""
+    total = count_a + count_b
+    delta = mean_b - mean_a
+    mean = mean_a + delta * (count_b / total)
+    m2 = m2_a + m2_b + delta * delta * (count_a * count_b / total)
+    return mean, m2
+
+
+def _moments(terms: Any) -> tuple[Any, Any]:
+    """Return (mean, sum of squared deviations) over axis 0, non-finite terms as 0."""
+    xp = _namespace(terms)
+    # Non-finite terms decide the value alone (∞); zero them so the sums stay finite.
+    terms = xp.where(xp.isfinite(terms), terms, 0.0)
+    mean = terms.mean(0)
+    return mean, ((terms - mean) ** 2).sum(0)
+
+
 class _Welford:
-    """Count, mean and sum of squared deviations per batch element, mergeable (Chan et al.)."""
+    """Per batch element: count, mean and squared deviations of the estimator terms and,
+    for k3, of r − 1 (whose mean must be 0 when k3 is unbiased); mergeable."""
 
-    def __init__(self, count: int, mean: Any, m2: Any, n_zero: Any, n_over: Any) -> None:
-        self.count, self.mean, self.m2 = count, mean, m2
-        self.n_zero, self.n_over = n_zero, n_over
-
-    @classmethod
-    def of_chunk(cls, log_r: Any, zero_q: Any, estimator: str) -> _Welford:
+    def __init__(self, log_r: Any, zero_q: Any, estimator: str) -> None:
         xp = _namespace(log_r)
         terms = estimator_terms(log_r, estimator)
-        finite = xp.isfinite(terms)
-        over = ~finite & ~zero_q
-        # Non-finite terms decide the value alone (∞); zero them so the sums stay finite.
-        terms = xp.where(finite, terms, 0.0)
-        mean = terms.mean(0)
-        m2 = ((terms - mean) ** 2).sum(0)
-        return cls(terms.shape[0], mean, m2, zero_q.sum(0), over.sum(0))
+        self.count = terms.shape[0]
+        self.mean, self.m2 = _moments(terms)
+        self.n_zero = zero_q.sum(0)
+        self.n_over = (~xp.isfinite(terms) & ~zero_q).sum(0)
+        self.check: tuple[Any, Any] | None = None
+        if estimator == "k3":
+            with np.errstate(over="ignore"):
+                self.check = _moments(xp.expm1(log_r))
 
     def merge(self, other: _Welford) -> _Welford:
-        total = self.count + other.count
-        delta = other.mean - self.mean
-        self.mean = self.mean + delta * (other.count / total)
-        self.m2 = self.m2 + other.m2 + delta * delta * (self.count * other.count / total)
-        self.count = total
+        a, b = self.count, other.count
+        self.mean, self.m2 = _chan(a, self.mean, self.m2, b, other.mean, other.m2)
+        if self.check is not None and other.check is not None:
+            self.check = _chan(a, *self.check, b, *other.check)
+        self.count = a + b
         self.n_zero = self.n_zero + other.n_zero
         self.n_over = self.n_over + other.n_over
         return self
@@ -380,9 +416,35 @@ class _Welford:
                 f"the {estimator} terms overflowed float64 (r = q/p beyond e^709) at "
                 f"{_where(self.n_over, over)} draws; estimator='k1' does not overflow"
             )
+        diagnostic = None
+        if self.check is not None:
+            mean_c, m2_c = self.check
+            se_c = xp.sqrt(m2_c / ((n - 1) * n))
+            bad = (xp.abs(mean_c) > _CHECK_Z * se_c) & ~zero & ~over
+            if bool(bad.any()):
+                diagnostic = _diagnostic(mean_c, se_c, bad)
+                warnings.warn(diagnostic, KLEstimatorWarning, stacklevel=3)
         if xp is np and value.ndim == 0:
             value, stderr = np.float64(value), np.float64(stderr)
-        return MCResult(value, stderr, n, estimator, "; ".join(reasons) or None)
+        return MCResult(value, stderr, n, estimator, "; ".join(reasons) or None, diagnostic)
+
+
+def _diagnostic(mean_c: Any, se_c: Any, bad: Any) -> str:
+    """Explain a failed E_p[r] = 1 check, quoting the first failing batch element."""
+    torch = torch_module()
+    if torch is not None and isinstance(bad, torch.Tensor):
+        mean_c, se_c, bad = (t.cpu().numpy() for t in (mean_c, se_c, bad))
+    mean_c, se_c, bad = np.asarray(mean_c), np.asarray(se_c), np.asarray(bad)
+    first = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.ndim else ()
+    where = f" at batch index {first}" if first else ""
+    m, s = float(mean_c[first]), float(se_c[first])
+    return (
+        f"k3 assumes E_p[r] = 1 for r = q/p, but the mean of r − 1 is {m:.3g} ± {s:.2g}"
+        f"{where} ({m / s if s else math.inf:.1f} standard errors). Either q has mass "
+        "where p has none (then E[k3] = KL − that mass: biased), or r has infinite "
+        "variance (q heavier-tailed than p: the standard error is unreliable). "
+        "Use estimator='k1'."
+    )
 
 
 def _where(counts: Any, mask: Any) -> str:

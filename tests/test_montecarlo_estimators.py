@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import tracemalloc
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -19,9 +20,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import near_identical_gaussians
-from torch.distributions import Independent, MultivariateNormal, Normal
+from torch.distributions import Independent, MultivariateNormal, Normal, Uniform
 
-from klmath.montecarlo import estimator_terms, mc_kl
+from klmath.montecarlo import KLEstimatorWarning, estimator_terms, mc_kl
+
+# A false alarm of k3's E_p[r] = 1 check in any well-posed case below is a failure.
+pytestmark = pytest.mark.filterwarnings("error::klmath.montecarlo.KLEstimatorWarning")
 
 # Judge Monte Carlo errors at 4 standard errors: with the fixed seeds below a
 # correct estimator passes; a bias of a few percent of KL does not.
@@ -76,6 +80,49 @@ def test_k1_with_k3_of_infinite_variance() -> None:
     assert abs(float(res.value) - normal_kl(*pair)) <= Z * float(res.stderr)
 
 
+def normal_t_kl(df: float) -> float:
+    """KL(N(0, 1) ‖ t_df) by 50-digit quadrature."""
+    saved, mpmath.mp.dps = mpmath.mp.dps, 50
+    try:
+        nu = mpmath.mpf(df)
+        log_c = (
+            mpmath.loggamma((nu + 1) / 2) - mpmath.loggamma(nu / 2) - mpmath.log(nu * mpmath.pi) / 2
+        )
+
+        def integrand(x: mpmath.mpf) -> mpmath.mpf:
+            logn = -(x**2) / 2 - mpmath.log(2 * mpmath.pi) / 2
+            logt = log_c - (nu + 1) / 2 * mpmath.log(1 + x**2 / nu)
+            return mpmath.exp(logn) * (logn - logt)
+
+        return float(mpmath.quad(integrand, [-mpmath.inf, 0, mpmath.inf]))
+    finally:
+        mpmath.mp.dps = saved
+
+
+BROKEN_K3 = [
+    # q heavier-tailed than p: Var_p[r] = ∞, k3's error bar is meaningless.
+    pytest.param(scipy.stats.norm(), scipy.stats.t(3), normal_t_kl(3.0), id="normal-vs-t3"),
+    # q has mass outside supp p = [0, 1]: E_p[r] = Q([0, 1]) < 1, k3 is biased.
+    # KL(U(0, 1) ‖ N(0, 1)) = ½ log 2π + E[x²]/2 = ½ log 2π + 1/6.
+    pytest.param(
+        Uniform(torch.tensor(0.0, dtype=torch.float64), 1.0),
+        Normal(0.0, 1.0),
+        0.5 * math.log(2 * math.pi) + 1 / 6,
+        id="uniform-vs-normal",
+    ),
+]
+
+
+@pytest.mark.parametrize(("p", "q", "exact"), BROKEN_K3)
+def test_k3_check_flags_broken_assumptions_and_k1_is_right(p: Any, q: Any, exact: float) -> None:
+    with pytest.warns(KLEstimatorWarning, match=r"E_p\[r\] = 1 .* Use estimator='k1'"):
+        k3 = mc_kl(p, q, 200_000, seed=3)
+    assert k3.diagnostic is not None and "standard errors" in k3.diagnostic
+    k1 = mc_kl(p, q, 200_000, estimator="k1", seed=3)
+    assert k1.diagnostic is None
+    assert abs(float(k1.value) - exact) <= Z * float(k1.stderr), (k1, exact)
+
+
 @pytest.mark.parametrize("pair", PAIRS)
 def test_k2_has_its_known_bias(pair: tuple[float, ...]) -> None:
     res = mc_kl(Normal(pair[0], pair[1]), Normal(pair[2], pair[3]), 100_000, estimator="k2", seed=2)
@@ -128,7 +175,7 @@ def test_scipy_multivariate_normal_and_broadcast_batch() -> None:
     res = mc_kl(p, q, 100_000, seed=5)
     assert abs(res.value - exact) <= Z * res.stderr
     # p batched (3,), q unbatched: value over the broadcast batch shape (2, 3).
-    res_b = mc_kl(scipy.stats.norm(np.zeros(3), 1.0), scipy.stats.norm(np.zeros((2, 1)), 2.0), 50)
+    res_b = mc_kl(scipy.stats.norm(np.zeros(3), 1.0), scipy.stats.norm(np.zeros((2, 1)), 1.2), 50)
     assert res_b.value.shape == res_b.stderr.shape == (2, 3)
 
 
