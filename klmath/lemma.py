@@ -13,7 +13,7 @@ log-likelihood :math:`f` when the encoder is expressive enough that the gap
 :math:`h` (a KL divergence) can reach 0. :func:`check_argmax_lemma` checks the
 hypotheses on finite tables, computes both sides, and says which hypothesis
 fails when one does (then the two sets may differ: see the counterexample in
-:mod:`klmath.proofs.argmax_lemma`).
+:mod:`klmath.proofs.lemma`).
 """
 
 from __future__ import annotations
