@@ -268,8 +268,13 @@ def _quad_mass(w, mu, tau, a=None) -> tuple[float, float]:
     sigma = np.exp(tau)
     pts = np.concatenate([mu, mu - 4 * sigma, mu + 4 * sigma])
     if a is not None:
+        # the tail term spreads mass 2Φ(−S/2) out to ~(S/2)e^{-a}; geometric breakpoints keep
+        # quad from stepping over the bulk's steep edge into the plateau
         reach = (_half_s(w) + 10) * math.exp(-a)
-        pts = np.concatenate([pts, [-reach, reach]])
+        steps = float(sigma.min()) * 2.0 ** np.arange(64)
+        steps = steps[steps < reach]
+        edge_hi, edge_lo = float(np.max(mu + 4 * sigma)), float(np.min(mu - 4 * sigma))
+        pts = np.concatenate([pts, [-reach, reach], edge_hi + steps, edge_lo - steps])
     edges = [-np.inf, *np.unique(pts).tolist(), np.inf]
     wt, mt, tt = _t(w, mu, tau)
     at = None if a is None else torch.tensor(a, dtype=torch.float64)
