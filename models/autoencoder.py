@@ -94,6 +94,7 @@ class ConvAutoencoder(nn.Module):
         super().__init__()
         c1, c2 = hidden // 2, hidden
         self.encoder = nn.Sequential(
+            nn.Flatten(1),
             nn.Unflatten(1, (1, *IMAGE_SHAPE)),
             nn.Conv2d(1, c1, 3, stride=2, padding=1),
             nn.ReLU(),
@@ -269,7 +270,11 @@ class AutoencoderDetector:
             if checkpoint is None or not Path(checkpoint).is_file():
                 raise FileNotFoundError(f"resume=True but no checkpoint at {checkpoint}")
             state = torch.load(checkpoint, map_location=self.device, weights_only=False)
-            if state["config"] != self.config:
+            # the length of training and the threshold rule may change on resume, nothing else
+            same = ("epochs", "k")
+            if {k: v for k, v in state["config"].items() if k not in same} != {
+                k: v for k, v in self.config.items() if k not in same
+            }:
                 raise ValueError(
                     f"checkpoint {checkpoint} was written with {state['config']}, "
                     f"not {self.config}; use the same options or another --out"
