@@ -8,8 +8,11 @@ estimator  per-sample term        properties
 =========  ====================  ==========================================
 ``k1``     −log r                unbiased, high variance, can be negative
 ``k2``     ½ (log r)²            biased (E k2 = KL + O(‖p − q‖³)), low variance
-``k3``     (r − 1) − log r       unbiased (E_p r = 1), ≥ 0 per sample
+``k3``     (r − 1) − log r       unbiased if E_p r = 1, ≥ 0 per sample
 =========  ====================  ==========================================
+
+E_p r = ∫_{supp p} q = 1 fails when q has mass outside p's support; :func:`mc_kl`
+checks it for k3 and warns (:class:`KLEstimatorWarning`).
 
 :func:`mc_kl` averages one of them over ``n`` draws, in chunks (bounded memory for
 n = 10⁷) merged with Chan et al.'s pairwise update of mean and sum of squared
@@ -178,6 +181,12 @@ def mc_kl(
     ValueError
         If n < 2, the estimator is unknown, event shapes differ, or p's own log density
         at its draws is not finite.
+
+    Warns
+    -----
+    KLEstimatorWarning
+        For k3, when the draws contradict E_p[r] = 1 (see Notes); the result's
+        ``diagnostic`` holds the same text.
 
     Notes
     -----

@@ -88,6 +88,9 @@ class KLResult:
         Monte Carlo draws (``None`` for exact).
     reason : str or None
         Why a value is infinite, when one is.
+    diagnostic : str or None
+        Monte Carlo only: why the estimate or its error bar is suspect
+        (:attr:`klmath.MCResult.diagnostic`).
     """
 
     value: Any
@@ -97,6 +100,7 @@ class KLResult:
     formula: str
     n: int | None = None
     reason: str | None = None
+    diagnostic: str | None = None
 
     def ci(self, level: float = 0.95) -> tuple[Any, Any]:
         """Return ``(low, high)``: ``(value, value)`` if exact, else the normal-approximation
@@ -239,7 +243,7 @@ def kl(
         )
     res = mc_kl(p, q, n, estimator=estimator, seed=seed)
     formula = f"klmath.mc_kl(estimator={estimator!r})"
-    return KLResult(res.value, res.stderr, False, "mc", formula, res.n, res.reason)
+    return KLResult(res.value, res.stderr, False, "mc", formula, res.n, res.reason, res.diagnostic)
 
 
 # --------------------------------------------------------------------------- dispatch
