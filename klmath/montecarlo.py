@@ -151,10 +151,11 @@ def mc_kl(
 
     Parameters
     ----------
-    p, q : torch.distributions.Distribution, frozen scipy.stats distribution, or
-        :class:`SupportsSampleLogProb`
-        p must sample and score; q only scores. Batch shapes broadcast; event shapes
-        must agree. Torch and scipy may be mixed (samples are converted for q).
+    p, q : distribution
+        A ``torch.distributions.Distribution``, a frozen ``scipy.stats`` distribution
+        or a :class:`SupportsSampleLogProb`. p must sample and score; q only scores.
+        Batch shapes broadcast; event shapes must agree. Torch and scipy may be mixed
+        (samples are converted for q).
     n : int
         Number of draws, ≥ 2 (a standard error needs two).
     estimator : {"k3", "k1", "k2"}

@@ -179,9 +179,11 @@ def kl(
 
     Parameters
     ----------
-    p, q : torch.distributions.Distribution, frozen scipy.stats distribution, or any
-        object with ``sample(n, rng)`` and ``log_prob(x)``
-        Batch shapes broadcast; event shapes must agree.
+    p, q : distribution
+        A ``torch.distributions.Distribution``, a frozen ``scipy.stats`` distribution
+        or any object with ``sample(n, rng)`` and ``log_prob(x)``
+        (:class:`klmath.SupportsSampleLogProb`). Batch shapes broadcast; event shapes
+        must agree.
     method : {"auto", "exact", "mc"}
         ``"auto"``: a closed form if one is known (registry, then torch), else Monte
         Carlo with a :class:`KLMonteCarloWarning`. ``"exact"``: a closed form or an
