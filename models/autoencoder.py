@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from models._autoencoder_plots import plot_results
 from models._common import pick_device, run_metadata, seed_everything, write_json
 from models.anomaly import (
     auroc,
@@ -50,7 +51,6 @@ from models.anomaly import (
     cantelli_bound,
     error_rates,
     quantile_threshold,
-    roc_curve,
     sigma_threshold,
 )
 from models.data import add_data_root_argument, dataset_checksums, load_dataset
@@ -475,95 +475,6 @@ def build_report(scores: dict[str, np.ndarray], *, k: float, alpha: float) -> di
     return report
 
 
-def _plots(
-    out: Path,
-    scores: dict[str, np.ndarray],
-    report: dict[str, Any],
-    grids: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    written = []
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    hi = np.quantile(np.concatenate(list(scores.values())), 0.995)
-    bins = np.linspace(0, hi, 120)
-    names = {
-        "validation": "MNIST validation",
-        "mnist_test": "MNIST test",
-        "kmnist_test": "KMNIST test",
-        "fashion_test": "Fashion-MNIST test",
-    }
-    for key, label in names.items():
-        if key in scores:
-            ax.hist(np.minimum(scores[key], hi), bins=bins, histtype="step", lw=1.4, label=label)
-    ax.axvline(report["threshold"], color="k", ls="--", lw=1.2, label="mean + 3 std (validation)")
-    ax.axvline(
-        report["quantile_threshold"]["threshold"],
-        color="grey",
-        ls=":",
-        lw=1.2,
-        label=f"conformal quantile, α={report['quantile_threshold']['alpha']:g}",
-    )
-    ax.set(xlabel="score s(X) = ‖X − D(E(X))‖²  (last bin: everything above)", ylabel="images")
-    ax.set_yscale("log")
-    ax.legend(fontsize=8)
-    ax.set_title(
-        f"type I {report['type_i_error']:.2%} (MNIST test), "
-        f"type II {report['type_ii_error']:.2%} (KMNIST test)"
-    )
-    fig.tight_layout()
-    fig.savefig(out / "score_histograms.png", dpi=120)
-    plt.close(fig)
-    written.append("score_histograms.png")
-
-    fig, ax = plt.subplots(figsize=(5, 5))
-    for key, label in (("kmnist_test", "KMNIST"), ("fashion_test", "Fashion-MNIST")):
-        if key in scores:
-            labels = np.r_[np.zeros(scores["mnist_test"].size), np.ones(scores[key].size)]
-            fpr, tpr, _ = roc_curve(labels, np.r_[scores["mnist_test"], scores[key]])
-            auc = auroc(labels, np.r_[scores["mnist_test"], scores[key]])
-            ax.plot(fpr, tpr, label=f"{label} (AUROC {auc:.5f})")
-    ax.plot(
-        report["type_i_error"], 1 - report["type_ii_error"], "ko", label="3-σ threshold (KMNIST)"
-    )
-    ax.set_xscale("symlog", linthresh=1e-3)
-    ax.set(xlabel="false positive rate (MNIST test flagged)", ylabel="true positive rate")
-    ax.set_xlim(0, 1)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("ROC, MNIST test vs anomalies")
-    fig.tight_layout()
-    fig.savefig(out / "roc_curve.png", dpi=120)
-    plt.close(fig)
-    written.append("roc_curve.png")
-
-    for key, (orig, recon, s) in grids.items():
-        n = orig.shape[0]
-        fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.8))
-        for j in range(n):
-            for row, img in enumerate((orig[j], recon[j])):
-                axes[row, j].imshow(img, cmap="gray", vmin=0, vmax=1)
-                axes[row, j].set_xticks([])
-                axes[row, j].set_yticks([])
-            axes[0, j].set_title(f"{s[j]:.1f}", fontsize=7)
-        axes[0, 0].set_ylabel("input", fontsize=8)
-        axes[1, 0].set_ylabel("D(E(X))", fontsize=8)
-        half = n // 2
-        fig.suptitle(
-            f"{names[key]}: {half} lowest and {half} highest scores "
-            f"(threshold {report['threshold']:.1f})",
-            fontsize=9,
-        )
-        fig.tight_layout()
-        name = f"reconstructions_{key}.png"
-        fig.savefig(out / name, dpi=120)
-        plt.close(fig)
-        written.append(name)
-    return written
-
-
 def _grid(
     det: AutoencoderDetector, images: np.ndarray, s: np.ndarray, per_side: int = 8
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -663,7 +574,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "mnist_test": _grid(det, tests["mnist_test"], scores["mnist_test"]),
             "kmnist_test": _grid(det, tests["kmnist_test"], scores["kmnist_test"]),
         }
-        plots = _plots(out, {k: np.asarray(v) for k, v in scores.items()}, report, grids)
+        plots = plot_results(out, {k: np.asarray(v) for k, v in scores.items()}, report, grids)
     checksums: dict[str, str] = {}
     for name, split in (
         ("mnist", "train"),
