@@ -17,6 +17,9 @@ clone before the figures are committed) the directive renders a short note
 saying how to produce it, instead of the warning an ``image`` would raise, so
 ``sphinx-build -W`` stays green. The page is rebuilt as soon as the file
 appears.
+
+``python docs/copy_figures.py [OUT]`` copies every figure named this way from a
+``make demo`` run (reading the ``:source:`` options), shrunk to ≤ 200 KB.
 """
 
 from __future__ import annotations
