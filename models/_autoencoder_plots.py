@@ -54,7 +54,8 @@ def plot_results(
     )
     ax.set(xlabel="score s(X) = ‖X − D(E(X))‖²", ylabel="images per bin")
     ax.set_xscale("log")
-    ax.legend(fontsize=8)
+    ax.set_yscale("log")  # the overlap that sets the errors is in the tails
+    ax.legend(fontsize=8, loc="upper left")
     ax.set_title(
         f"type I {report['type_i_error']:.2%} (MNIST test), "
         f"type II {report['type_ii_error']:.2%} (KMNIST test)"
@@ -65,18 +66,21 @@ def plot_results(
     written.append("score_histograms.png")
 
     fig, ax = plt.subplots(figsize=(5, 5))
+    lowest = 1.0  # smallest true positive rate drawn right of fpr = 0, to zoom the y axis
     for key, label in (("kmnist_test", "KMNIST"), ("fashion_test", "Fashion-MNIST")):
         if key in scores:
             labels = np.r_[np.zeros(scores["mnist_test"].size), np.ones(scores[key].size)]
             fpr, tpr, _ = roc_curve(labels, np.r_[scores["mnist_test"], scores[key]])
             auc = auroc(labels, np.r_[scores["mnist_test"], scores[key]])
             ax.plot(fpr, tpr, label=f"{label} (AUROC {auc:.5f})")
+            lowest = min(lowest, float(tpr[np.argmax(fpr > 0)]))
     ax.plot(
         report["type_i_error"], 1 - report["type_ii_error"], "ko", label="3-σ threshold (KMNIST)"
     )
     ax.set_xscale("symlog", linthresh=1e-3)
     ax.set(xlabel="false positive rate (MNIST test flagged)", ylabel="true positive rate")
     ax.set_xlim(0, 1)
+    ax.set_ylim(max(0.0, lowest - 0.02), 1.002)
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title("ROC, MNIST test vs anomalies")
     fig.tight_layout()
