@@ -56,7 +56,6 @@ __all__ = [
     "main",
     "nats_to_bits_per_dim",
     "run_mnist",
-    "split_train_validation",
     "train_vae",
 ]
 
@@ -175,12 +174,6 @@ def iw_bound(model: ConvVAE, x: Tensor, k: int, *, chunk: int = 500) -> Tensor:
 def _to_tensor(images: np.ndarray) -> Tensor:
     # A writable copy: load_dataset returns read-only (cached) arrays.
     return torch.from_numpy(np.array(images, dtype=np.uint8)).unsqueeze(1)  # (N, 1, 28, 28)
-
-
-def split_train_validation(n: int, n_val: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return (train indices, validation indices) of a seeded random split of range(n)."""
-    perm = np.random.default_rng(seed).permutation(n)
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
 def train_vae(
@@ -401,12 +394,12 @@ def run_mnist(
     out: Path,
     *,
     data_root: str | None = None,
-    epochs: int = 3,
+    epochs: int = 2,
     seed: int = 0,
     iwae_k: int = 5000,
     iwae_subset: int = 100,
     latent_dim: int = 32,
-    n_val: int = 6000,
+    n_val: int = 10000,
     n_train: int | None = None,
     n_test: int | None = None,
     score_samples: int = 4,
@@ -420,6 +413,7 @@ def run_mnist(
     ``n_train``/``n_test`` cut the training split and both test sets (smoke runs);
     ``None`` uses all of them.
     """
+    from models.autoencoder import split_indices
     from models.data import load_dataset
 
     device = device or pick_device()
@@ -428,9 +422,9 @@ def run_mnist(
     x_train_all, _ = load_dataset("mnist", "train", data_root)
     x_test, _ = load_dataset("mnist", "test", data_root)
     k_test, _ = load_dataset("kmnist", "test", data_root)
-    train_idx, val_idx = split_train_validation(len(x_train_all), n_val, seed)
-    if n_train is not None:
-        train_idx = train_idx[:n_train]
+    # The autoencoder's split (same seed, same sizes): both detectors calibrate on
+    # the same validation images, which neither was trained on.
+    train_idx, val_idx = split_indices(len(x_train_all), n_val, seed, n_train)
     train = _to_tensor(x_train_all[train_idx])
     val = _to_tensor(x_train_all[val_idx])
     test = _to_tensor(x_test[:n_test])
@@ -490,8 +484,8 @@ def run_mnist(
             "n_validation": len(val),
             "n_test": len(test),
             "n_kmnist": len(kmnist),
-            "validation_split": f"seeded random {n_val} of MNIST train (seed {seed}), "
-            "never trained on",
+            "validation_split": f"models.autoencoder.split_indices(60000, {n_val}, seed={seed}): "
+            "the autoencoder's validation set, never trained on",
         },
         "training": {
             "epochs": len(history),
@@ -557,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if any)")
     add_data_root_argument(parser)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--iwae-k", type=int, default=5000, help="importance samples (5000)")
     parser.add_argument(
         "--iwae-subset",
@@ -567,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--latent-dim", type=int, default=32)
     parser.add_argument("--n-train", type=int, default=None, help="cut the training set (smoke)")
+    parser.add_argument("--n-validation", type=int, default=10000, help="validation images")
     parser.add_argument("--n-test", type=int, default=None, help="cut the test sets (smoke)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     parser.add_argument("--no-progress", action="store_true")
@@ -586,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         iwae_subset=args.iwae_subset,
         latent_dim=args.latent_dim,
         n_train=args.n_train,
+        n_val=args.n_validation,
         n_test=args.n_test,
         device=pick_device(args.device),
         resume=args.resume,
