@@ -55,7 +55,14 @@ from models.anomaly import (
 )
 from models.data import add_data_root_argument, dataset_checksums, load_dataset
 
-__all__ = ["AutoencoderDetector", "ConvAutoencoder", "DenseAutoencoder", "main", "split_indices"]
+__all__ = [
+    "AutoencoderDetector",
+    "ConvAutoencoder",
+    "DenseAutoencoder",
+    "build_report",
+    "main",
+    "split_indices",
+]
 
 IMAGE_SHAPE = (28, 28)
 N_PIXELS = 28 * 28
@@ -445,7 +452,25 @@ def _rates(normal: np.ndarray, anomaly: np.ndarray, threshold: float) -> dict[st
 
 
 def build_report(scores: dict[str, np.ndarray], *, k: float, alpha: float) -> dict[str, Any]:
-    """Return the metrics of the report from the saved scores (see :func:`main`)."""
+    """Return the report's metrics computed from scores alone.
+
+    Parameters
+    ----------
+    scores : dict of 1-D arrays
+        "validation" (sets the thresholds), "mnist_test" (normal), "kmnist_test"
+        (anomalies) and optionally "fashion_test" (second anomaly set).
+    k : float
+        Threshold = mean + k·std (ddof = 1) of the validation scores.
+    alpha : float
+        Target type I error of the alternative split-conformal quantile threshold.
+
+    Returns
+    -------
+    dict
+        threshold, type_i_error, type_ii_error, auroc, average_precision,
+        cantelli_type_i_bound, quantile_threshold {...} and, with Fashion-MNIST
+        scores, fashion {type_ii_error, auroc, average_precision}.
+    """
     val, normal = scores["validation"], scores["mnist_test"]
     sigma_thr = sigma_threshold(val, k, ddof=1)
     quant_thr = quantile_threshold(val, alpha)
@@ -457,6 +482,10 @@ def build_report(scores: dict[str, np.ndarray], *, k: float, alpha: float) -> di
         **_rates(normal, scores["kmnist_test"], sigma_thr),
         **_ranking(normal, scores["kmnist_test"]),
         "cantelli_type_i_bound": cantelli_bound(k),
+        "cantelli_note": (
+            "P(s > mean + k std) <= 1/(1 + k^2) for any score distribution, with the "
+            "population mean and std; the rule uses their validation estimates"
+        ),
         "quantile_threshold": {
             "alpha": alpha,
             "rule": "split-conformal: s_(ceil((1-alpha)(n+1))) of the n validation scores",
