@@ -38,7 +38,7 @@ bits/dim = −log p_V(v) / (D ln 2), averaged over the MNIST test set with one f
 dequantisation draw per image (training uses fresh noise every step).
 
 Run: ``python -m models.realnvp [--dataset moons] [--layers 8] [--epochs 40] [--seed 0]
---out results/realnvp_moons``; ``--dataset mnist [--layers 4 --epochs 2]`` for MNIST.
+--out results/realnvp_moons``; ``--dataset mnist [--layers 6 --epochs 3]`` for MNIST.
 Writes ``checkpoint.pt``, PNG plots and ``report.json`` in ``--out``.
 """
 
@@ -422,8 +422,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m models.realnvp", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--dataset", default="moons", choices=[*TOY_DATASETS, "mnist"])
-    parser.add_argument("--layers", type=int, default=None, help="couplings (8 toy, 4 mnist)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs (40 toy, 2 mnist)")
+    parser.add_argument("--layers", type=int, default=None, help="couplings (8 toy, 6 mnist)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs (40 toy, 3 mnist)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="output folder")
     parser.add_argument("--masks", default="checkerboard", choices=["checkerboard", "random"])
@@ -435,13 +435,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-test", type=int, default=20_000, help="toy test points")
     parser.add_argument("--n-kl", type=int, default=100_000, help="draws of p for mc_kl")
     parser.add_argument("--device", default=None, help="cpu / cuda (default: cuda if any)")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (toy: 1; mnist: torch's)"
-    )
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
     add_data_root_argument(parser)
     args = parser.parse_args(argv)
     mnist = args.dataset == "mnist"
-    defaults = {"layers": (8, 4), "epochs": (40, 2), "hidden": (64, 256), "batch": (256, 256)}
+    defaults = {"layers": (8, 6), "epochs": (40, 3), "hidden": (64, 256), "batch": (256, 256)}
     defaults["lr"] = (3e-3, 1e-3)
     for key, (toy, big) in defaults.items():
         if getattr(args, key) is None:
@@ -454,10 +452,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    # The toy nets are tiny (2-D, width 64): extra threads only add synchronisation, and on
-    # a busy machine 2 threads ran 17x slower per step than 1.
-    threads = args.threads or (torch.get_num_threads() if args.dataset == "mnist" else 1)
-    torch.set_num_threads(threads)
+    # One CPU thread unless asked: on a shared 2-core machine two threads ran 17x (toy) to
+    # 40x (MNIST) slower per step than one, spinning on each other.
+    torch.set_num_threads(args.threads or 1)
     gen = seed_everything(args.seed)
     device = pick_device(args.device)
     with timer() as t:
