@@ -12,11 +12,12 @@ and attacked by Hypothesis property tests. The public API:
 * The lower-bound argmax lemma on finite tables: :func:`check_argmax_lemma`.
 """
 
-from klmath import coupling, flow1d, gaussian, lemma, montecarlo, registry
+from klmath import coupling, flow1d, gaussian, lemma, mixture, montecarlo, registry
 from klmath.coupling import *  # noqa: F403
 from klmath.flow1d import *  # noqa: F403
 from klmath.gaussian import *  # noqa: F403
 from klmath.lemma import *  # noqa: F403
+from klmath.mixture import *  # noqa: F403
 from klmath.montecarlo import *  # noqa: F403
 from klmath.registry import *  # noqa: F403
 
@@ -26,6 +27,7 @@ __all__ = [
     *gaussian.__all__,
     *montecarlo.__all__,
     *registry.__all__,
+    *mixture.__all__,
     *coupling.__all__,
     *flow1d.__all__,
     *lemma.__all__,

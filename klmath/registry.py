@@ -38,14 +38,10 @@ from klmath._adapters import (
 )
 from klmath.montecarlo import check_event_shapes, mc_kl
 
-# MixtureKLBounds and gaussian_mixture_kl_bounds are re-exported from klmath.mixture
-# until klmath/__init__.py imports that module.
 __all__ = [
     "KLAmbiguityWarning",
     "KLMonteCarloWarning",
     "KLResult",
-    "MixtureKLBounds",
-    "gaussian_mixture_kl_bounds",
     "kl",
     "register_kl",
 ]
@@ -361,4 +357,3 @@ def _inf(value: Any) -> str | None:
 
 # Import for its side effect: the Gaussian closed forms register themselves here.
 from klmath import _gaussian_pairs  # noqa: E402, F401
-from klmath.mixture import MixtureKLBounds, gaussian_mixture_kl_bounds  # noqa: E402
