@@ -59,11 +59,6 @@ myst_heading_anchors = 3
 myst_dmath_double_inline = True
 
 # -- autodoc + napoleon (NumPy-style docstrings) --------------------------------
-autodoc_default_options = {
-    "members": False,
-    "undoc-members": False,
-    "show-inheritance": False,
-}
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
