@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["pick_device", "seed_everything", "write_json", "timer", "run_metadata"]
+__all__ = ["pick_device", "run_metadata", "seed_everything", "timer", "write_json"]
 
 
 def pick_device(name: str | None = None) -> torch.device:
