@@ -33,6 +33,7 @@ model of :mod:`models.vae_linear`).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
@@ -285,15 +286,16 @@ def iw_scores(
     *,
     k: int,
     seed: int,
+    n_elbo_samples: int = 4,
     batch_size: int = 10,
     device: torch.device | None = None,
     progress: bool = True,
-) -> np.ndarray:
-    """Return the per-image k-sample importance-weighted bound (nats), float64 (N,).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the per-image k-sample bound L_k and the ELBO (nats), each float64 (N,).
 
-    Binarisation uses the same seed as :func:`elbo_scores`, so the two are bounds on
-    log p(x) of the same binary images when the same ``seed`` and ``batch_size``
-    order the draws (the binarisation is drawn first, batch by batch).
+    Both are computed on the same fixed-seed binarisation of ``images``, so they
+    bound log p(x) of the same binary images; the ELBO averages ``n_elbo_samples``
+    draws of z.
     """
     from tqdm import tqdm
 
@@ -301,36 +303,38 @@ def iw_scores(
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     binary = binarize(images, gen)
-    out = []
+    out, elbos = [], []
     bar = tqdm(range(0, images.shape[0], batch_size), desc=f"IW k={k}", disable=not progress)
     for start in bar:
         x = binary[start : start + batch_size].to(device)
         out.append(iw_bound(model, x, k).double().cpu())
-    return torch.cat(out).numpy()
+        with torch.no_grad():
+            elbos.append(model.elbo(x, n_elbo_samples)[0].double().cpu())
+    return torch.cat(out).numpy(), torch.cat(elbos).numpy()
 
 
 def anomaly_report(
     val_scores: np.ndarray, normal_scores: np.ndarray, anomaly_scores: np.ndarray
-) -> dict[str, float]:
-    """Return the seed's 3-σ rule and ranking metrics for anomaly scores (higher = anomalous).
+) -> dict[str, Any]:
+    """Return the autoencoder's anomaly report for these scores (higher = more anomalous).
 
-    threshold = mean + 3 std of the validation scores (:func:`models.anomaly.sigma_threshold`);
-    type I = fraction of normal test inputs above it, type II = fraction of anomalies
-    at or below it; AUROC and average precision rank normal vs anomalous test inputs.
+    The same code as the autoencoder (:func:`models.autoencoder.build_report`), so
+    the two detectors are judged identically: threshold = mean + 3 std (ddof = 1) of
+    the validation scores; ``type_i_error`` = fraction of MNIST test scores above
+    it, ``type_ii_error`` = fraction of KMNIST scores at or below it; AUROC and
+    average precision; and the split-conformal threshold for α = 0.01.
     """
-    from models.anomaly import auroc, average_precision, error_rates, sigma_threshold
+    from models.autoencoder import build_report
 
-    thr = sigma_threshold(val_scores, 3.0)
-    type1, type2 = error_rates(normal_scores, anomaly_scores, thr)
-    labels = np.r_[np.zeros(len(normal_scores)), np.ones(len(anomaly_scores))]
-    scores = np.r_[normal_scores, anomaly_scores]
-    return {
-        "threshold": thr,
-        "type_I": type1,
-        "type_II": type2,
-        "auroc": auroc(labels, scores),
-        "average_precision": average_precision(labels, scores),
-    }
+    scores = {"validation": val_scores, "mnist_test": normal_scores, "kmnist_test": anomaly_scores}
+    return build_report(scores, k=3.0, alpha=0.01)
+
+
+def _autoencoder_summary(path: Path) -> dict[str, Any]:
+    """The autoencoder's anomaly numbers from its ``report.json``, for a side-by-side table."""
+    ae = json.loads(Path(path).read_text())
+    keys = ("threshold", "type_i_error", "type_ii_error", "auroc", "average_precision")
+    return {"report": str(path), **{k: ae[k] for k in keys if k in ae}}
 
 
 def _plot_grid(images: np.ndarray, path: Path, title: str, nrow: int) -> None:
@@ -406,6 +410,7 @@ def run_mnist(
     batch_size: int = 128,
     device: torch.device | None = None,
     resume: bool = False,
+    ae_report: Path | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train the MNIST VAE, evaluate it, write ``report.json`` and PNGs into ``out``.
@@ -451,17 +456,15 @@ def run_mnist(
         s_kmnist = -elbo_scores(model, kmnist, seed=seed + 103, desc="ELBO KMNIST", **kw)
     subset = test[:iwae_subset]
     with timer() as t_iw:
-        iw = iw_scores(model, subset, k=iwae_k, seed=seed + 104, device=device, progress=progress)
-    elbo_subset = elbo_scores(
-        model,
-        subset,
-        n_samples=score_samples,
-        seed=seed + 104,
-        batch_size=10,
-        device=device,
-        desc="ELBO subset",
-        progress=progress,
-    )
+        iw, elbo_subset = iw_scores(
+            model,
+            subset,
+            k=iwae_k,
+            seed=seed + 104,
+            n_elbo_samples=score_samples,
+            device=device,
+            progress=progress,
+        )
 
     def nats_bits(nll: np.ndarray) -> dict[str, float]:
         m = float(nll.mean())
@@ -511,6 +514,7 @@ def run_mnist(
             f"{IWAE_PAPER_VAE_NATS} nats after 3280 epochs (here: {len(history)} epochs)",
         },
         "anomaly": {"score": "−ELBO (nats)", **anomaly},
+        "anomaly_autoencoder": _autoencoder_summary(ae_report) if ae_report else None,
         "eval_seconds": t_eval["seconds"],
         "meta": run_metadata(device),
         "seed": seed,
@@ -564,6 +568,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-validation", type=int, default=10000, help="validation images")
     parser.add_argument("--n-test", type=int, default=None, help="cut the test sets (smoke)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.add_argument(
+        "--ae-report",
+        type=Path,
+        default=None,
+        help="the autoencoder's report.json, to copy its anomaly numbers next to the VAE's",
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     if args.linear:
@@ -585,6 +595,7 @@ def main(argv: list[str] | None = None) -> int:
         n_test=args.n_test,
         device=pick_device(args.device),
         resume=args.resume,
+        ae_report=args.ae_report,
         progress=not args.no_progress,
     )
     print(

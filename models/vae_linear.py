@@ -544,8 +544,8 @@ def _lemma_summary(r: Any, w_grid: Tensor) -> dict[str, Any]:
     return {
         "hypotheses_hold": r.hypotheses_hold,
         "conclusion_holds": r.conclusion_holds,
-        "argmax_f_w": [float(w_grid[i]) for i in r.argmax_f],
-        "argmax_g_w": [float(w_grid[i]) for i in r.argmax_g_theta],
+        "argmax_f_w": [round(float(w_grid[i]), 12) + 0.0 for i in r.argmax_f],
+        "argmax_g_w": [round(float(w_grid[i]), 12) + 0.0 for i in r.argmax_g_theta],
         "failures": list(r.failures),
     }
 

@@ -125,6 +125,6 @@ def test_smoke_run_on_real_images(tmp_path) -> None:
         assert 0 < r["nats"] < math.inf
         assert r["bits_per_dim"] == pytest.approx(r["nats"] / (784 * math.log(2.0)), rel=1e-12)
     a = report["anomaly"]
-    assert 0.0 <= a["type_I"] <= 1.0 and 0.0 <= a["type_II"] <= 1.0
+    assert 0.0 <= a["type_i_error"] <= 1.0 and 0.0 <= a["type_ii_error"] <= 1.0
     assert 0.0 <= a["auroc"] <= 1.0 and math.isfinite(a["threshold"])
     assert report["training"]["epochs"] == 1 and len(report["training"]["history"]) == 1
