@@ -382,7 +382,7 @@ def _plot_scores(
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     hi = np.quantile(np.concatenate([mnist, kmnist]), 0.995)
-    bins = np.linspace(min(val.min(), mnist.min()), hi, 80)
+    bins = np.linspace(min(val.min(), mnist.min()), hi, 80).tolist()
     ax.hist(mnist, bins, alpha=0.5, density=True, label="MNIST test")
     ax.hist(kmnist, bins, alpha=0.5, density=True, label="KMNIST test")
     ax.hist(val, bins, histtype="step", density=True, label="MNIST validation")
