@@ -58,6 +58,7 @@ from klmath._validation import (
     check_square,
     check_symmetric,
     cholesky_factor,
+    first_index,
 )
 
 if TYPE_CHECKING:
@@ -76,9 +77,12 @@ _SERIES_COEFFS = tuple(1.0 / math.factorial(k + 2) for k in range(12))
 # |r| below this: v = log1p(r) is accurate; above it log(L₀ᵢᵢ) − log(L₁ᵢᵢ) is,
 # and it avoids log1p(r) near r = −1 where r has lost its relative accuracy.
 _LOG1P_RADIUS = 0.5
-# Above this d the triangular solve uses a blocked form that exploits the
-# triangular right-hand side (about d³/2 flops instead of d³).
-_BLOCKED_SOLVE_MIN_D = 128
+# From this d on the triangular solve is split once in 2 × 2 blocks to skip the
+# zero upper block of the right-hand side (5d³/8 flops instead of d³).
+_SPLIT_SOLVE_MIN_D = 256
+# Up to this d the factorization and solve run as unrolled elementwise formulas
+# over the batch: for tiny matrices a LAPACK call per batch element costs more.
+_UNROLLED_MAX_D = 3
 
 
 def _expm1_minus_x(v: torch.Tensor) -> torch.Tensor:
@@ -88,66 +92,130 @@ def _expm1_minus_x(v: torch.Tensor) -> torch.Tensor:
     small = v.abs() < _SERIES_RADIUS
     # The unused branch of where() still gets a gradient of 0 · f'(x); feed the
     # series only small arguments so that product is never 0 · inf.
-    vs = torch.where(small, v, torch.zeros_like(v))
+    vs = torch.where(small, v, 0.0)
     acc = torch.full_like(vs, _SERIES_COEFFS[-1])
     for c in reversed(_SERIES_COEFFS[:-1]):
         acc = acc * vs + c
     return torch.where(small, vs * vs * acc, torch.expm1(v) - v)
 
 
-def _log_ratio(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return (r, log(a/b)) with r = a/b − 1 computed as (a − b)/b, for a, b > 0."""
+def _log_ratio(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """log(a/b) for a, b > 0, as log1p((a − b)/b) when a/b is near 1 (exact difference)."""
     import torch
 
     r = (a - b) / b
     near = r.abs() < _LOG1P_RADIUS
-    r_near = torch.where(near, r, torch.zeros_like(r))
-    return r, torch.where(near, torch.log1p(r_near), torch.log(a) - torch.log(b))
+    return torch.where(near, torch.log1p(torch.where(near, r, 0.0)), torch.log(a) - torch.log(b))
 
 
-def _solve_lower_lower(tril: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
-    """Return tril⁻¹ rhs for lower-triangular tril and rhs (..., d, d), lower triangular.
+def _solved_squares(tril1: torch.Tensor, diff: torch.Tensor, dmean: torch.Tensor) -> torch.Tensor:
+    """‖X‖² + ‖δ‖² for [X | δ] = L₁⁻¹ [L₀ − L₁ | μ₁ − μ₀], diff lower triangular.
 
-    Splitting both into 2 × 2 blocks, [A 0; B C]⁻¹ [P 0; Q R] =
-    [A⁻¹P 0; C⁻¹(Q − B A⁻¹P) C⁻¹R]: the zero block of the right-hand side is
-    never touched, which halves the flops of a plain triangular solve.
+    Below _SPLIT_SOLVE_MIN_D one triangular solve does both. From there on, with
+    L₁ = [A 0; B C], diff = [P 0; Q R], μ₁ − μ₀ = [a; b]: [X₁₁ | δ₁] = A⁻¹[P | a],
+    then C⁻¹[Q − B X₁₁ | R | b − B δ₁] gives X₂₁, X₂₂, δ₂: the zero block is never solved.
     """
     import torch
 
-    d = tril.shape[-1]
-    if d < _BLOCKED_SOLVE_MIN_D:
-        return torch.linalg.solve_triangular(tril, rhs, upper=False)
+    d = tril1.shape[-1]
+    batch = torch.broadcast_shapes(tril1.shape[:-2], diff.shape[:-2], dmean.shape[:-2])
+    diff = diff.expand(*batch, d, d)
+    dmean = dmean.expand(*batch, d, 1)
+    if d < _SPLIT_SOLVE_MIN_D:
+        # Built transposed so the right-hand side is column-major, as LAPACK wants it
+        # (Cholesky factors from torch are column-major too): no copy inside the solve.
+        rhs = torch.cat([diff.mT, dmean.mT], dim=-2).mT
+        solved = torch.linalg.solve_triangular(tril1, rhs, upper=False)
+        return torch.linalg.vector_norm(solved, dim=(-2, -1)).square()
     h = d // 2
-    a, b, c = tril[..., :h, :h], tril[..., h:, :h], tril[..., h:, h:]
-    p, q, r = rhs[..., :h, :h], rhs[..., h:, :h], rhs[..., h:, h:]
-    x11 = _solve_lower_lower(a, p)
-    x22 = _solve_lower_lower(c, r)
-    x21 = torch.linalg.solve_triangular(c, q - b @ x11, upper=False)
-    top = torch.cat([x11, x11.new_zeros((*x11.shape[:-1], d - h))], dim=-1)
-    return torch.cat([top, torch.cat([x21, x22], dim=-1)], dim=-2)
+    a, b, c = tril1[..., :h, :h], tril1[..., h:, :h], tril1[..., h:, h:]
+    top = torch.linalg.solve_triangular(
+        a, torch.cat([diff[..., :h, :h], dmean[..., :h, :]], dim=-1), upper=False
+    )
+    update = b @ top
+    lower_left = diff[..., h:, :h] - update[..., :h]
+    rhs = torch.cat([lower_left, diff[..., h:, h:], dmean[..., h:, :] - update[..., h:]], dim=-1)
+    bottom = torch.linalg.solve_triangular(c, rhs, upper=False)
+    norms = torch.stack(
+        [
+            torch.linalg.vector_norm(top, dim=(-2, -1)),
+            torch.linalg.vector_norm(bottom, dim=(-2, -1)),
+        ]
+    )
+    return norms.square().sum(0)
 
 
 def _kl_from_factors(
     mean0: torch.Tensor, tril0: torch.Tensor, mean1: torch.Tensor, tril1: torch.Tensor
 ) -> torch.Tensor:
     """KL from validated Cholesky factors: ½(‖X‖² + ‖δ‖²) + Σ (eᵛ − 1 − v)."""
+    squares = _solved_squares(tril1, tril0 - tril1, (mean1 - mean0).unsqueeze(-1))
+    diag0 = tril0.diagonal(dim1=-2, dim2=-1).contiguous()
+    diag1 = tril1.diagonal(dim1=-2, dim2=-1).contiguous()
+    return 0.5 * squares + _expm1_minus_x(_log_ratio(diag0, diag1)).sum(-1)
+
+
+def _unrolled_cholesky(cov: torch.Tensor, name: str) -> list[list[torch.Tensor]]:
+    """Cholesky factor of small matrices (d ≤ _UNROLLED_MAX_D) as entries L[i][j], i ≥ j.
+
+    The column-by-column algorithm of LAPACK's unblocked potrf, vectorized over
+    the batch; a pivot that is not > 0 (or NaN) raises the same error as
+    :func:`klmath._validation.cholesky_factor`.
+    """
     import torch
 
-    d = tril1.shape[-1]
-    diff = tril0 - tril1
-    dmean = (mean1 - mean0).unsqueeze(-1)
-    if d < _BLOCKED_SOLVE_MIN_D:
-        # One solve for X and δ together: [X | δ] = L₁⁻¹ [L₀ − L₁ | μ₁ − μ₀].
-        batch = torch.broadcast_shapes(diff.shape[:-2], dmean.shape[:-2])
-        rhs = torch.cat([diff.expand(*batch, d, d), dmean.expand(*batch, d, 1)], dim=-1)
-        solved = torch.linalg.solve_triangular(tril1, rhs, upper=False)
-        squares = solved.square().sum((-2, -1))
-    else:
-        x = _solve_lower_lower(tril1, diff)
-        delta = torch.linalg.solve_triangular(tril1, dmean, upper=False)
-        squares = x.square().sum((-2, -1)) + delta.square().sum((-2, -1))
-    _, v = _log_ratio(tril0.diagonal(dim1=-2, dim2=-1), tril1.diagonal(dim1=-2, dim2=-1))
-    return 0.5 * squares + _expm1_minus_x(v).sum(-1)
+    d = cov.shape[-1]
+    rows: list[list[torch.Tensor]] = [[] for _ in range(d)]
+    failed_order = torch.zeros(cov.shape[:-2], dtype=torch.int64, device=cov.device)
+    for j in range(d):
+        pivot = cov[..., j, j]
+        for k in range(j):
+            pivot = pivot - rows[j][k].square()
+        bad = ~(pivot > 0)
+        failed_order = torch.where((failed_order == 0) & bad, j + 1, failed_order)
+        diag = torch.sqrt(pivot)
+        rows[j].append(diag)
+        for i in range(j + 1, d):
+            entry = cov[..., i, j]
+            for k in range(j):
+                entry = entry - rows[i][k] * rows[j][k]
+            rows[i].append(entry / diag)
+    if bool((failed_order != 0).any()):
+        check_finite(cov, name, event_dims=2)
+        bad = failed_order != 0
+        where = f" at batch index {first_index(bad)}" if bad.ndim else ""
+        order = int(failed_order[first_index(bad)] if bad.ndim else failed_order)
+        raise ValueError(
+            f"{name} is not positive definite{where} "
+            f"(its leading minor of order {order} is not positive)"
+        )
+    return rows
+
+
+def _unrolled_kl(
+    mean0: torch.Tensor,
+    l0: list[list[torch.Tensor]],
+    mean1: torch.Tensor,
+    l1: list[list[torch.Tensor]],
+) -> torch.Tensor:
+    """The same sum as :func:`_kl_from_factors`, by forward substitution entry by entry."""
+    import torch
+
+    d = len(l1)
+    dmean = mean1 - mean0
+    squares: torch.Tensor | int = 0
+    # Column c of X = L₁⁻¹(L₀ − L₁) (rows ≥ c), then δ = L₁⁻¹(μ₁ − μ₀) as column d.
+    for c in range(d + 1):
+        col: dict[int, torch.Tensor] = {}
+        for i in range(c if c < d else 0, d):
+            rhs = l0[i][c] - l1[i][c] if c < d else dmean[..., i]
+            for k in range(c if c < d else 0, i):
+                rhs = rhs - l1[i][k] * col[k]
+            col[i] = rhs / l1[i][i]
+            squares = squares + col[i].square()
+    diag0 = torch.stack([l0[i][i] for i in range(d)], dim=-1)
+    diag1 = torch.stack([l1[i][i] for i in range(d)], dim=-1)
+    return 0.5 * squares + _expm1_minus_x(_log_ratio(diag0, diag1)).sum(-1)
 
 
 def _finish(kl: torch.Tensor, kind: Any, checks: dict[str, tuple[torch.Tensor, int]]) -> Any:
@@ -231,10 +299,16 @@ def gaussian_kl(mean0: ArrayT, cov0: ArrayT, mean1: ArrayT, cov1: ArrayT) -> Arr
     )
     check_symmetric(s0, "cov0")
     check_symmetric(s1, "cov1")
-    l0 = cholesky_factor(s0, "cov0")
-    l1 = cholesky_factor(s1, "cov1")
-    kl = _kl_from_factors(m0, l0, m1, l1)
-    return _finish(kl, kind, {"mean0": (m0, 1), "mean1": (m1, 1)})
+    if d <= _UNROLLED_MAX_D:
+        u0 = _unrolled_cholesky(s0, "cov0")
+        u1 = _unrolled_cholesky(s1, "cov1")
+        kl = _unrolled_kl(m0, u0, m1, u1)
+    else:
+        l0 = cholesky_factor(s0, "cov0")
+        l1 = cholesky_factor(s1, "cov1")
+        kl = _kl_from_factors(m0, l0, m1, l1)
+    checks = {"mean0": (m0, 1), "cov0": (s0, 2), "mean1": (m1, 1), "cov1": (s1, 2)}
+    return _finish(kl, kind, checks)
 
 
 def gaussian_kl_tril(mean0: ArrayT, tril0: ArrayT, mean1: ArrayT, tril1: ArrayT) -> ArrayT:
@@ -343,8 +417,7 @@ def gaussian_kl_diag(mean0: ArrayT, var0: ArrayT, mean1: ArrayT, var1: ArrayT) -
     )
     check_positive(v0, "var0")
     check_positive(v1, "var1")
-    _, u = _log_ratio(v0, v1)
-    terms = _expm1_minus_x(u) + (m1 - m0).square() / v1
+    terms = _expm1_minus_x(_log_ratio(v0, v1)) + (m1 - m0).square() / v1
     if terms.shape != torch.Size(shape):
         terms = terms.expand(shape)
     kl = 0.5 * (terms.sum(-1) if shape else terms)

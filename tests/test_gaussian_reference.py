@@ -197,7 +197,7 @@ def test_nonnegative_where_torch_distributions_goes_negative() -> None:
     # test shows nothing) and klmath never, staying close to the float64 value.
     rng = np.random.default_rng(0)
     negative_torch = 0
-    for _ in range(8):
+    for _ in range(20):  # with seed 0, 4 of these 20 pairs give torch a negative KL
         a = rng.standard_normal((8, 8))
         s0 = a @ a.T / 8 + np.eye(8)
         s1 = s0 + 1e-7 * np.eye(8)
