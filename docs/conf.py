@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -108,6 +109,18 @@ def _drop_empty_proof_glob(app: Sphinx, docname: str, source: list[str]) -> None
         source[0] = source[0].replace(f"\n{PROOF_GLOB}\n", "\n")
 
 
+# -- incremental builds ----------------------------------------------------------
+# Sphinx purges each changed page just before reading it. When an object moves from
+# a page that is read later to one read earlier (a name moving between modules), an
+# incremental build reports a "duplicate object description" that a clean build
+# does not, and keeps reporting it. Purge every page to be read first.
+def _purge_pages_to_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    for docname in docnames:
+        app.events.emit("env-purge-doc", env, docname)
+        env.clear_doc(docname)
+
+
 def setup(app: Sphinx) -> None:
     """Register this configuration's own event handlers."""
     app.connect("source-read", _drop_empty_proof_glob)
+    app.connect("env-before-read-docs", _purge_pages_to_read)
