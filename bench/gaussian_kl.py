@@ -1,6 +1,6 @@
 """Benchmark: klmath's Gaussian KL against torch.distributions, in one process.
 
-    python bench/gaussian_kl.py [--device cpu|cuda] [--repeats N] [--quick]
+    python bench/gaussian_kl.py [--device cpu|cuda] [--repeats N] [--threads N] [--quick]
 
 For each (batch, d) and dtype it times
 
@@ -195,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per function")
     parser.add_argument("--quick", action="store_true", help="smaller shapes, for a smoke test")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     shapes = [(b // 100 or 1, d) for b, d in SHAPES[:3]] + [(2, 64)] if args.quick else SHAPES
     return run(device, args.repeats, shapes)

@@ -74,6 +74,8 @@ _SERIES_RADIUS = 0.25
 # 1/(k+2)! for k = 0..11: eᵛ − 1 − v = v² Σₖ vᵏ/(k+2)!; the first omitted term is
 # below 1.5e-18 of the sum for |v| ≤ 1/4.
 _SERIES_COEFFS = tuple(1.0 / math.factorial(k + 2) for k in range(12))
+# float32 needs 6 terms: the first omitted one is below 1.3e-8 of the sum.
+_SERIES_TERMS_FLOAT32 = 6
 # |r| below this: v = log1p(r) is accurate; above it log(L₀ᵢᵢ) − log(L₁ᵢᵢ) is,
 # and it avoids log1p(r) near r = −1 where r has lost its relative accuracy.
 _LOG1P_RADIUS = 0.5
@@ -93,9 +95,10 @@ def _expm1_minus_x(v: torch.Tensor) -> torch.Tensor:
     # The unused branch of where() still gets a gradient of 0 · f'(x); feed the
     # series only small arguments so that product is never 0 · inf.
     vs = torch.where(small, v, 0.0)
-    acc = torch.full_like(vs, _SERIES_COEFFS[-1])
-    for c in reversed(_SERIES_COEFFS[:-1]):
-        acc = acc * vs + c
+    coeffs = _SERIES_COEFFS if v.dtype == torch.float64 else _SERIES_COEFFS[:_SERIES_TERMS_FLOAT32]
+    acc = torch.full_like(vs, coeffs[-1])
+    for c in reversed(coeffs[:-1]):
+        acc = torch.addcmul(torch.tensor(c, dtype=vs.dtype, device=vs.device), acc, vs)
     return torch.where(small, vs * vs * acc, torch.expm1(v) - v)
 
 
