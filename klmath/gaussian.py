@@ -32,10 +32,13 @@ Taylor series for |v| < 1/4 (:func:`_expm1_minus_x`). Hence
     D_{KL} = \tfrac12 \big( \|X\|_F^2 + \|δ\|^2 \big) + \sum_i (e^{v_i} - 1 - v_i),
 
 exactly 0 for identical inputs and accurate to a few ulps *relative to the
-result* given the Cholesky factors. For the diagonal form the factors are
-exact (√var), so KL ≈ 1e-12 comes out to ~1e-15 relative error; for full
+result* given the Cholesky factors. :func:`gaussian_kl_diag` and
+:func:`gaussian_kl_tril` round nothing before that point, so KL ≈ 1e-12 comes
+out to ~1e-15 (diagonal) or ~d·ε·κ(L₁) (factors) relative error. For full
 covariances the Cholesky factorizations themselves perturb Σ by ~d·ε·‖Σ‖, which
-bounds the relative error by about d·ε·κ(Σ₁)/√KL (see the tests).
+bounds the relative error by about d·ε·κ(Σ₁)/√KL (stated and tested in
+``tests/test_gaussian_reference.py``): that is the conditioning of the problem
+under input perturbations of that size, not a loss in the formula.
 
 Implementation choice: everything is computed in torch; NumPy inputs go
 through :func:`torch.from_numpy` and back (``klmath._backend``), so each formula
