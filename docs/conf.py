@@ -13,6 +13,7 @@ No intersphinx: the build must work without network access.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -120,7 +121,15 @@ def _purge_pages_to_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]
         env.clear_doc(docname)
 
 
+# The local extensions rewrite docstrings; when their code changes, every page must
+# be read again, which Sphinx does when an "env" config value changes.
+klmath_ext_digest = hashlib.sha256(
+    b"".join(path.read_bytes() for path in sorted((DOCS / "_ext").glob("*.py")))
+).hexdigest()
+
+
 def setup(app: Sphinx) -> None:
     """Register this configuration's own event handlers."""
+    app.add_config_value("klmath_ext_digest", "", "env")
     app.connect("source-read", _drop_empty_proof_glob)
     app.connect("env-before-read-docs", _purge_pages_to_read)

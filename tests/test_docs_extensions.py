@@ -35,6 +35,14 @@ def test_bars_escaped_in_prose_only(line: str, expected: str) -> None:
     assert escape_substitution_bars([line]) == [expected]
 
 
+def test_role_wrapped_over_two_lines_is_left_alone() -> None:
+    lines = ["is :math:`e^{-s}", "` and :math:`\\log|\\det J|`, k = |Ω|"]
+    assert escape_substitution_bars(lines) == [
+        "is :math:`e^{-s}",
+        "` and :math:`\\log|\\det J|`, k = \\|Ω\\|",
+    ]
+
+
 def test_bars_kept_in_math_literal_and_doctest_blocks() -> None:
     lines = [
         ".. math::",

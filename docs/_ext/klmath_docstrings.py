@@ -39,7 +39,7 @@ _FIELD = re.compile(r"^\*{0,2}\w+(\s*,\s*\*{0,2}\w+)*(\s*:.*)?$")
 _FIELD_SECTIONS = {"parameters", "other parameters", "keyword arguments", "attributes"}
 # Inline constructs whose content must not be touched: ``literal``, :role:`text`,
 # `interpreted` and `link`_ text.
-_INLINE = re.compile(r"(``.+?``|:[\w:.+-]+:`[^`]*`|`[^`]*`_{0,2})")
+_INLINE = re.compile(r"(``.+?``|:[\w:.+-]+:`[^`]*`|`[^`]*`_{0,2})", re.S)
 
 
 def _is_header(lines: list[str], i: int) -> bool:
@@ -101,11 +101,21 @@ def _indent(line: str) -> int:
 
 
 def escape_substitution_bars(lines: list[str]) -> list[str]:
-    """Escape ``|`` in running text of reST ``lines``; leave code and math alone."""
+    """Escape ``|`` in running text of reST ``lines``; leave code and math alone.
+
+    Prose is handled a paragraph at a time, so a role or literal that wraps onto
+    the next line (``:math:`...`` over two lines) is still recognised.
+    """
     out: list[str] = []
+    paragraph: list[str] = []
     block_indent: int | None = None  # inside a directive/literal body deeper than this
     in_doctest = False
-    prev_text = ""
+
+    def flush() -> None:
+        if paragraph:
+            out.extend(_escape_bars("\n".join(paragraph)).split("\n"))
+            paragraph.clear()
+
     for line in lines:
         stripped = line.strip()
         if block_indent is not None:
@@ -119,25 +129,29 @@ def escape_substitution_bars(lines: list[str]) -> list[str]:
                 continue
             in_doctest = False
         if not stripped:
+            flush()
             out.append(line)
-            prev_text = ""
             continue
         if stripped.startswith(">>>"):
+            flush()
             in_doctest = True
             out.append(line)
             continue
-        is_table = stripped.startswith(("+-", "+=", "| ")) or stripped == "|"
-        if stripped.startswith(".. ") or (stripped.endswith("::") and not prev_text):
-            # a directive (math, code, ...) or an expanded "::" literal block
-            block_indent = _indent(line)
-            out.append(line if ".. math::" in line or is_table else _escape_bars(line))
-            prev_text = stripped
+        if stripped.startswith(("+-", "+=", "| ")) or stripped == "|":
+            flush()  # a grid table or a line block
+            out.append(line)
             continue
+        if stripped.startswith(".. "):
+            flush()  # a directive (math, code, note, ...): its body is left alone
+            block_indent = _indent(line)
+            out.append(line)
+            continue
+        paragraph.append(line)
         if stripped.endswith("::"):
             # "text::" ends a paragraph whose following indented block is literal
+            flush()
             block_indent = _indent(line)
-        out.append(line if is_table else _escape_bars(line))
-        prev_text = stripped
+    flush()
     return out
 
 
