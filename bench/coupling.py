@@ -99,7 +99,11 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     args = parser.parse_args()
+    # One thread by default: on a shared machine two threads spin on each other and the
+    # noise swamps a 10 % effect.
+    torch.set_num_threads(args.threads)
 
     torch.manual_seed(args.seed)
     n, half = args.dim, args.dim // 2

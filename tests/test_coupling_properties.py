@@ -284,4 +284,4 @@ def test_buffers_move_with_to() -> None:
     moved = layer.to("meta")
     assert {b.device.type for b in moved.buffers()} == {"meta"}
     state = layer.state_dict()
-    assert {"mask", "cond_index", "trans_index"} <= set(state)
+    assert {"mask", "cond_index", "trans_index", "inverse_sigma"} <= set(state)
