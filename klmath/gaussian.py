@@ -84,7 +84,7 @@ _SERIES_TERMS_FLOAT32 = 6
 _LOG1P_RADIUS = 0.5
 # From this d on the triangular solve is split once in 2 × 2 blocks to skip the
 # zero upper block of the right-hand side (5d³/8 flops instead of d³).
-_SPLIT_SOLVE_MIN_D = 256
+_SPLIT_SOLVE_MIN_D = 64
 # Up to this d the factorization and solve run as unrolled elementwise formulas
 # over the batch: for tiny matrices a LAPACK call per batch element costs more.
 _UNROLLED_MAX_D = 3
@@ -135,12 +135,12 @@ def _solved_squares(tril1: torch.Tensor, diff: torch.Tensor, dmean: torch.Tensor
         return torch.linalg.vector_norm(solved, dim=(-2, -1)).square()
     h = d // 2
     a, b, c = tril1[..., :h, :h], tril1[..., h:, :h], tril1[..., h:, h:]
-    top = torch.linalg.solve_triangular(
-        a, torch.cat([diff[..., :h, :h], dmean[..., :h, :]], dim=-1), upper=False
-    )
+    top_rhs = torch.cat([diff[..., :h, :h].mT, dmean[..., :h, :].mT], dim=-2).mT
+    top = torch.linalg.solve_triangular(a, top_rhs, upper=False)
     update = b @ top
     lower_left = diff[..., h:, :h] - update[..., :h]
-    rhs = torch.cat([lower_left, diff[..., h:, h:], dmean[..., h:, :] - update[..., h:]], dim=-1)
+    lower_mean = dmean[..., h:, :] - update[..., h:]
+    rhs = torch.cat([lower_left.mT, diff[..., h:, h:].mT, lower_mean.mT], dim=-2).mT
     bottom = torch.linalg.solve_triangular(c, rhs, upper=False)
     norms = torch.stack(
         [
