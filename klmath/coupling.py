@@ -293,6 +293,18 @@ class CouplingJacobianBlocks(NamedTuple):
     \end{bmatrix}` with ``top_left`` :math:`A = I`, ``top_right`` :math:`B = 0`,
     ``bottom_left`` :math:`C` (any) and ``bottom_right``
     :math:`D = \operatorname{diag}(e^{s(x_\Omega)})`.
+
+    Attributes
+    ----------
+    jacobian : Tensor, shape ``(n, n)``
+        :math:`J = \partial z / \partial x` by :func:`torch.func.jacrev`.
+    sigma : Tensor, shape ``(n,)``
+        The permutation :math:`\sigma = (\Omega, \Omega^c)` as indices.
+    permuted : Tensor, shape ``(n, n)``
+        :math:`P_\sigma J P_\sigma^\top`.
+    top_left, top_right, bottom_left, bottom_right : Tensor
+        Its blocks :math:`A` (``(k, k)``), :math:`B` (``(k, n-k)``), :math:`C`
+        (``(n-k, k)``) and :math:`D` (``(n-k, n-k)``), with :math:`k = |\Omega|`.
     """
 
     jacobian: Tensor

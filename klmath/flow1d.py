@@ -354,6 +354,12 @@ def flow1d_mass(w: Any, *, a: Any = None) -> Any:
     -------
     0-d tensor (differentiable in ``w``) or NumPy float64 scalar array.
 
+    Raises
+    ------
+    ValueError
+        If ``w`` is not of shape ``(n,)`` with n ≥ 1, holds NaN or inf, or ``a`` is not a
+        finite scalar.
+
     Notes
     -----
     ``erf`` is used rather than ``2*ndtr(S/2) - 1``: it keeps full relative accuracy for
@@ -378,6 +384,8 @@ def flow1d_missing_mass(w: Any, *, a: Any = None) -> Any:
 
     The probability that a base draw :math:`Z \sim N(0, 1)` falls outside the range
     :math:`(-S/2, S/2)` of the seed flow, i.e. has no preimage. 0 with ``a`` given.
+
+    Parameters and Raises as in :func:`flow1d_mass`.
 
     Notes
     -----
