@@ -153,7 +153,7 @@ def _solved_squares(tril1: torch.Tensor, diff: torch.Tensor, dmean: torch.Tensor
 
 
 def _solved_squares_in_place(
-    tril1: torch.Tensor, tril0: torch.Tensor, dmean: torch.Tensor
+    tril1: torch.Tensor, tril0: torch.Tensor, dmean: torch.Tensor, *, overwrite_tril0: bool = False
 ) -> torch.Tensor:
     """‖X‖² + ‖δ‖² as :func:`_solved_squares`, without autograd, in one buffer.
 
@@ -167,6 +167,24 @@ def _solved_squares_in_place(
 
     d = tril1.shape[-1]
     batch = torch.broadcast_shapes(tril1.shape[:-2], tril0.shape[:-2], dmean.shape[:-1])
+    if (
+        overwrite_tril0
+        and d >= _SPLIT_SOLVE_MIN_D
+        and tril0.shape[:-2] == batch
+        and tril0.mT.is_contiguous()
+    ):
+        # Large d: L₀'s own column-major storage becomes the right-hand side L₀ − L₁,
+        # saving a d × d temporary per pair; δ is then a separate (cheap) solve.
+        h = d // 2
+        diff = tril0.sub_(tril1)
+        top = diff[..., :h, :h]
+        torch.linalg.solve_triangular(tril1[..., :h, :h], top, upper=False, out=top)
+        diff[..., h:, :h].sub_(tril1[..., h:, :h] @ top)
+        bottom = diff[..., h:, :]
+        torch.linalg.solve_triangular(tril1[..., h:, h:], bottom, upper=False, out=bottom)
+        delta = torch.linalg.solve_triangular(tril1, dmean.unsqueeze(-1), upper=False)
+        norms = torch.linalg.vector_norm(diff.mT, dim=(-2, -1)).square_()
+        return norms.add_(torch.linalg.vector_norm(delta, dim=(-2, -1)).square_())
     buf = torch.empty((*batch, d + 1, d), dtype=tril1.dtype, device=tril1.device)
     rhs = buf.mT  # column k of the right-hand side is buf[..., k, :]
     rhs[..., 0].copy_(dmean)
@@ -184,18 +202,31 @@ def _solved_squares_in_place(
 
 
 def _kl_from_factors(
-    mean0: torch.Tensor, tril0: torch.Tensor, mean1: torch.Tensor, tril1: torch.Tensor
+    mean0: torch.Tensor,
+    tril0: torch.Tensor,
+    mean1: torch.Tensor,
+    tril1: torch.Tensor,
+    *,
+    own_tril0: bool = False,
 ) -> torch.Tensor:
-    """KL from validated Cholesky factors: ½(‖X‖² + ‖δ‖²) + Σ (eᵛ − 1 − v)."""
+    """KL from validated Cholesky factors: ½(‖X‖² + ‖δ‖²) + Σ (eᵛ − 1 − v).
+
+    ``own_tril0``: tril0 is a temporary of the caller's (a fresh Cholesky factor)
+    that the no-autograd path may overwrite.
+    """
     import torch
 
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (mean0, tril0, mean1, tril1)):
-        squares = _solved_squares(tril1, tril0 - tril1, (mean1 - mean0).unsqueeze(-1))
-    else:
-        squares = _solved_squares_in_place(tril1, tril0, mean1 - mean0)
     diag0 = tril0.diagonal(dim1=-2, dim2=-1).contiguous()
     diag1 = tril1.diagonal(dim1=-2, dim2=-1).contiguous()
-    return 0.5 * squares + _expm1_minus_x(_log_ratio(diag0, diag1)).sum(-1)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (mean0, tril0, mean1, tril1)):
+        squares = _solved_squares(tril1, tril0 - tril1, (mean1 - mean0).unsqueeze(-1))
+        return 0.5 * squares + _expm1_minus_x(_log_ratio(diag0, diag1)).sum(-1)
+    squares = _solved_squares_in_place(tril1, tril0, mean1 - mean0, overwrite_tril0=own_tril0)
+    diagonal_terms = _expm1_minus_log_ratio(diag0, diag1)[0].sum(-1)
+    if not bool(torch.isfinite(diagonal_terms).all()):
+        # A ratio of diagonal entries beyond the float range: the careful form gives inf.
+        diagonal_terms = _expm1_minus_x(_log_ratio(diag0, diag1)).sum(-1)
+    return squares.mul_(0.5).add_(diagonal_terms)
 
 
 def _unrolled_cholesky(cov: torch.Tensor, name: str) -> list[list[torch.Tensor]]:
@@ -269,27 +300,28 @@ def _series_coeff_tensors(dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
     return tuple(torch.tensor(c, dtype=dtype) for c in _SERIES_COEFFS)
 
 
-def _diag_kl_fast(
-    m0: torch.Tensor, v0: torch.Tensor, m1: torch.Tensor, v1: torch.Tensor, shape: tuple[int, ...]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """½ Σ (eᵘ − 1 − u + Δμ²/σ₁²) without autograd, in few passes, and min(var0, var1).
+def _expm1_minus_log_ratio(
+    a: torch.Tensor, b: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """eᵘ − 1 − u for u = log(a/b), without autograd and in few passes; a, b > 0.
 
-    Only valid when the returned minimum is > 0 and the result is finite (the
-    caller checks both). u = log(v₀/v₁) is computed as ±log1p(|v₀ − v₁| / min(v₀, v₁)):
+    Returns that tensor, a spare buffer of the same shape (free for the caller's
+    use) and min(a, b) over all entries. Valid only where that minimum is > 0 and
+    the result is finite (callers check). u is computed as ±log1p(|a − b| / min(a, b)):
     the argument of log1p is ≥ 0 and carries one rounding, so |u| is accurate
-    relative to itself both near v₀ = v₁ and far from it, with one transcendental
+    relative to itself both near a = b and far from it, with one transcendental
     call. eᵘ − 1 − u is the series of :func:`_expm1_minus_x` for |u| < 1/4 and
-    r − u with r = (v₀ − v₁)/v₁ = eᵘ − 1 beyond (the same ≤ 16-ulp cancellation
+    r − u with r = (a − b)/b = eᵘ − 1 beyond (the same ≤ 16-ulp cancellation
     bound as expm1(u) − u). :func:`torch.lerp` with a weight of exactly 0 or 1
     selects one of the two bit for bit (start + 0·(end − start), end − (end − start)·0)
     and is several times faster than :func:`torch.where` on CPU; the other operand
-    is finite for valid inputs. Every step writes into one of four buffers: on CPU a
+    is finite for valid inputs. Every step writes into one of three buffers: on CPU a
     fresh large temporary costs more in page faults than the arithmetic done in it.
     """
     import torch
 
-    diff = v0 - v1
-    buf = torch.minimum(v0, v1)
+    diff = a - b
+    buf = torch.minimum(a, b)
     smallest = buf.amin()
     abs_u = torch.div(diff, buf, out=buf).abs_().log1p_()
     u = torch.copysign(abs_u, diff)
@@ -302,10 +334,23 @@ def _diag_kl_fast(
     series = acc.mul_(u).mul_(u)
     # floor(|u|/ρ) clamped to 1: exactly 1 for |u| ≥ ρ = 1/4, exactly 0 below (ρ a power of 2).
     far = abs_u.mul_(1 / _SERIES_RADIUS).floor_().clamp_(max=1.0)
-    r_minus_u = torch.div(diff, v1, out=diff).sub_(u)
-    g = torch.lerp(series, r_minus_u, far, out=series)
+    r_minus_u = torch.div(diff, b, out=diff).sub_(u)
+    return torch.lerp(series, r_minus_u, far, out=series), u, smallest
+
+
+def _diag_kl_fast(
+    m0: torch.Tensor, v0: torch.Tensor, m1: torch.Tensor, v1: torch.Tensor, shape: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """½ Σ (eᵘ − 1 − u + Δμ²/σ₁²) without autograd, and min(var0, var1).
+
+    See :func:`_expm1_minus_log_ratio`; valid only when the returned minimum is
+    > 0 and the result is finite (the caller checks both).
+    """
+    import torch
+
+    g, spare, smallest = _expm1_minus_log_ratio(v0, v1)
     mean_shape = torch.broadcast_shapes(m0.shape, m1.shape)
-    dmean = torch.sub(m1, m0, out=u) if mean_shape == u.shape else m1 - m0
+    dmean = torch.sub(m1, m0, out=spare) if mean_shape == spare.shape else m1 - m0
     dmean.square_()
     if torch.broadcast_shapes(g.shape, dmean.shape, v1.shape) == g.shape:
         terms = g.addcdiv_(dmean, v1)
@@ -405,7 +450,7 @@ def gaussian_kl(mean0: ArrayT, cov0: ArrayT, mean1: ArrayT, cov1: ArrayT) -> Arr
     else:
         l0 = cholesky_factor(s0, "cov0")
         l1 = cholesky_factor(s1, "cov1")
-        kl = _kl_from_factors(m0, l0, m1, l1)
+        kl = _kl_from_factors(m0, l0, m1, l1, own_tril0=True)
     checks = {"mean0": (m0, 1), "cov0": (s0, 2), "mean1": (m1, 1), "cov1": (s1, 2)}
     return _finish(kl, kind, checks)
 
