@@ -188,7 +188,8 @@ def _solved_squares_in_place(
     buf = torch.empty((*batch, d + 1, d), dtype=tril1.dtype, device=tril1.device)
     rhs = buf.mT  # column k of the right-hand side is buf[..., k, :]
     rhs[..., 0].copy_(dmean)
-    torch.sub(tril0, tril1, out=rhs[..., 1:])
+    # Expanded so that the difference has the output's full batch shape (out= never resizes).
+    torch.sub(tril0.expand(*batch, d, d), tril1, out=rhs[..., 1:])
     if d < _SPLIT_SOLVE_MIN_D:
         torch.linalg.solve_triangular(tril1, rhs, upper=False, out=rhs)
     else:
