@@ -13,7 +13,9 @@ For each (batch, d) and dtype it times
 and the diagonal form ``gaussian_kl_diag(mean0, var0, mean1, var1)`` against
 ``kl_divergence(Independent(Normal(mean0, var0.sqrt()), 1), ...)``. Timings are
 the best of interleaved repeats, so load on a shared machine hits both sides
-alike; the ratios are what to read. At (50, 512) it also prints a FLOP-count
+alike; the ratios are what to read. Both sides run without autograd (plain
+tensors), which is klmath's in-place fast path; with ``requires_grad`` klmath
+uses its out-of-place path (not timed here). At (50, 512) it also prints a FLOP-count
 bound (derivation in :func:`flop_bound`) turned into time with the measured
 GFLOP/s of a plain batched matmul, and checks klmath is within 2× of it.
 """

@@ -43,6 +43,14 @@ under input perturbations of that size, not a loss in the formula.
 Implementation choice: everything is computed in torch; NumPy inputs go
 through :func:`torch.from_numpy` and back (``klmath._backend``), so each formula
 is written once and NumPy float64 results are bit-identical to torch's.
+
+Speed: when no gradient is needed (NumPy inputs, ``torch.no_grad()``, or
+tensors that do not require grad) the same quantities are computed in place in
+a few reused buffers (on CPU, page faults on fresh large temporaries cost as
+much as the arithmetic), with one log1p per ratio for eᵛ − 1 − v
+(:func:`_expm1_minus_log_ratio`, ≤ 7 ulp measured against mpmath) and one
+synchronization for the checks; bad input then falls back to the careful path,
+which raises the documented errors. With autograd the out-of-place path is used.
 """
 
 from __future__ import annotations
@@ -223,11 +231,7 @@ def _kl_from_factors(
         squares = _solved_squares(tril1, tril0 - tril1, (mean1 - mean0).unsqueeze(-1))
         return 0.5 * squares + _expm1_minus_x(_log_ratio(diag0, diag1)).sum(-1)
     squares = _solved_squares_in_place(tril1, tril0, mean1 - mean0, overwrite_tril0=own_tril0)
-    diagonal_terms = _expm1_minus_log_ratio(diag0, diag1)[0].sum(-1)
-    if not bool(torch.isfinite(diagonal_terms).all()):
-        # A ratio of diagonal entries beyond the float range: the careful form gives inf.
-        diagonal_terms = _expm1_minus_x(_log_ratio(diag0, diag1)).sum(-1)
-    return squares.mul_(0.5).add_(diagonal_terms)
+    return squares.mul_(0.5).add_(_diagonal_terms(diag0, diag1))
 
 
 def _unrolled_cholesky(cov: torch.Tensor, name: str) -> list[list[torch.Tensor]]:
@@ -290,7 +294,19 @@ def _unrolled_kl(
             squares = squares + col[i].square()
     diag0 = torch.stack([l0[i][i] for i in range(d)], dim=-1)
     diag1 = torch.stack([l1[i][i] for i in range(d)], dim=-1)
-    return 0.5 * squares + _expm1_minus_x(_log_ratio(diag0, diag1)).sum(-1)
+    return 0.5 * squares + _diagonal_terms(diag0, diag1)
+
+
+def _diagonal_terms(diag0: torch.Tensor, diag1: torch.Tensor) -> torch.Tensor:
+    """Σᵢ (eᵛ − 1 − v), v = log(L₀ᵢᵢ/L₁ᵢᵢ): the fast form without autograd, else the careful one."""
+    import torch
+
+    if not (torch.is_grad_enabled() and (diag0.requires_grad or diag1.requires_grad)):
+        terms = _expm1_minus_log_ratio(diag0, diag1)[0].sum(-1)
+        if bool(torch.isfinite(terms).all()):
+            return terms
+        # A ratio of diagonal entries beyond the float range: the careful form gives inf.
+    return _expm1_minus_x(_log_ratio(diag0, diag1)).sum(-1)
 
 
 @functools.cache
