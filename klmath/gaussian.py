@@ -310,11 +310,15 @@ def _diagonal_terms(diag0: torch.Tensor, diag1: torch.Tensor) -> torch.Tensor:
 
 
 @functools.cache
-def _series_coeff_tensors(dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
-    """The series coefficients as 0-d CPU tensors (usable with any device), made once per dtype."""
+def _series_coeff_tensors(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """The series coefficients as 0-d tensors on ``device``, made once per dtype and device.
+
+    On the device of the data: ``torch.addcmul(c, a, b, out=...)`` does not accept a CPU
+    scalar tensor ``c`` with CUDA operands (seen with torch 2.11 on an H200).
+    """
     import torch
 
-    return tuple(torch.tensor(c, dtype=dtype) for c in _SERIES_COEFFS)
+    return tuple(torch.tensor(c, dtype=dtype, device=device) for c in _SERIES_COEFFS)
 
 
 def _expm1_minus_log_ratio(
@@ -343,7 +347,7 @@ def _expm1_minus_log_ratio(
     abs_u = torch.div(diff, buf, out=buf).abs_().log1p_()
     u = torch.copysign(abs_u, diff)
     coeffs = _SERIES_COEFFS if u.dtype == torch.float64 else _SERIES_COEFFS[:_SERIES_TERMS_FLOAT32]
-    tensors = _series_coeff_tensors(u.dtype)
+    tensors = _series_coeff_tensors(u.dtype, u.device)
     acc = u * coeffs[-1]
     acc.add_(coeffs[-2])
     for c in reversed(tensors[: len(coeffs) - 2]):
