@@ -398,6 +398,33 @@ def _finish(kl: torch.Tensor, kind: Any, checks: dict[str, tuple[torch.Tensor, i
     return from_torch(kl, kind)
 
 
+def _check_matrix_pair_shapes(
+    m0: torch.Tensor, a0: torch.Tensor, m1: torch.Tensor, a1: torch.Tensor, names: tuple[str, str]
+) -> int:
+    """Check means (..., d) and square matrices (..., d, d) named ``names``; return d.
+
+    Shared by the covariance and the Cholesky-factor forms: d is taken from the second
+    matrix, every other argument must match it, and the four batch shapes must broadcast.
+    """
+    name0, name1 = names
+    check_square(a0, name0)
+    check_square(a1, name1)
+    d = a1.shape[-1]
+    check_event_size(name0, a0, d, name1)
+    for name, m in (("mean0", m0), ("mean1", m1)):
+        check_min_ndim(m, name, 1, "(..., d)")
+        check_event_size(name, m, d, name1)
+    broadcast_batch_shapes(
+        **{
+            "mean0": tuple(m0.shape[:-1]),
+            name0: tuple(a0.shape[:-2]),
+            "mean1": tuple(m1.shape[:-1]),
+            name1: tuple(a1.shape[:-2]),
+        }
+    )
+    return d
+
+
 def gaussian_kl(mean0: ArrayT, cov0: ArrayT, mean1: ArrayT, cov1: ArrayT) -> ArrayT:
     r"""Return KL(N(mean0, cov0) ‖ N(mean1, cov1)) for full covariance matrices.
 
@@ -449,19 +476,7 @@ def gaussian_kl(mean0: ArrayT, cov0: ArrayT, mean1: ArrayT, cov1: ArrayT) -> Arr
     0.693147
     """
     kind, (m0, s0, m1, s1) = as_tensors(mean0=mean0, cov0=cov0, mean1=mean1, cov1=cov1)
-    check_square(s0, "cov0")
-    check_square(s1, "cov1")
-    d = s1.shape[-1]
-    check_event_size("cov0", s0, d, "cov1")
-    for name, m in (("mean0", m0), ("mean1", m1)):
-        check_min_ndim(m, name, 1, "(..., d)")
-        check_event_size(name, m, d, "cov1")
-    broadcast_batch_shapes(
-        mean0=tuple(m0.shape[:-1]),
-        cov0=tuple(s0.shape[:-2]),
-        mean1=tuple(m1.shape[:-1]),
-        cov1=tuple(s1.shape[:-2]),
-    )
+    d = _check_matrix_pair_shapes(m0, s0, m1, s1, ("cov0", "cov1"))
     check_symmetric(s0, "cov0")
     check_symmetric(s1, "cov1")
     if d <= _UNROLLED_MAX_D:
@@ -512,19 +527,7 @@ def gaussian_kl_tril(mean0: ArrayT, tril0: ArrayT, mean1: ArrayT, tril1: ArrayT)
     0.0
     """
     kind, (m0, t0, m1, t1) = as_tensors(mean0=mean0, tril0=tril0, mean1=mean1, tril1=tril1)
-    check_square(t0, "tril0")
-    check_square(t1, "tril1")
-    d = t1.shape[-1]
-    check_event_size("tril0", t0, d, "tril1")
-    for name, m in (("mean0", m0), ("mean1", m1)):
-        check_min_ndim(m, name, 1, "(..., d)")
-        check_event_size(name, m, d, "tril1")
-    broadcast_batch_shapes(
-        mean0=tuple(m0.shape[:-1]),
-        tril0=tuple(t0.shape[:-2]),
-        mean1=tuple(m1.shape[:-1]),
-        tril1=tuple(t1.shape[:-2]),
-    )
+    _check_matrix_pair_shapes(m0, t0, m1, t1, ("tril0", "tril1"))
     check_lower_triangular(t0, "tril0")
     check_lower_triangular(t1, "tril1")
     kl = _kl_from_factors(m0, t0, m1, t1)
