@@ -13,15 +13,16 @@ follows from that function:
   only gives the tail of −log r. So k3's variance is finite iff E_p[r²] = ∫ q²/p < ∞:
   it is the *upper tail of the importance ratio r = q/p under p* that breaks k3, the
   PSIS diagnostic proper. Gaussians: σ_q² < 2σ_p² (q wider breaks it).
-* ``k1`` = −t involves only log r: a Pareto tail of r is an *exponential* tail of t,
-  with every moment finite. k1's variance is infinite only when log r itself is
-  heavy-tailed, typically through p/q → ∞ in p's tails (p heavier-tailed than q,
-  e.g. p = t₃, q = N(0, 1): −log r ≈ x²/2 and E[x⁴] = ∞). Both tails of t count.
-* ``k2`` = t²/2 squares log r: its tail shape is twice that of |log r|, so it breaks
+* ``k1`` = −t involves only log r. Its lower tail (t → +∞) is always light: by
+  Markov's inequality P_p(t > s) ≤ e^{−s} E_p[r] ≤ e^{−s}, an exponential tail with
+  every moment finite (a Pareto tail of r is an exponential tail of t). So only its
+  upper tail, −log r → ∞ where q ≪ p, can break k1: p heavier-tailed than q, e.g.
+  p = t₃, q = N(0, 1), where −log r ≈ x²/2 and E[x⁴] = ∞.
+* ``k2`` = t²/2 squares log r: its tail shape is twice that of −log r's, so it breaks
   when k1 does and earlier (and its mean is not KL anyway).
 
-So the diagnostic fits the tail of the terms themselves (the upper tail for k2 and
-k3, both tails for k1), which for k3 is the tail of r. The M + 1 largest and M + 1
+So the diagnostic fits the upper tail of the terms themselves, which for k3 is the
+tail of r (the importance ratio) and for k1 the tail of p/q. The M + 1 largest and M + 1
 smallest t over all draws (M = ⌊3√n⌋, :func:`klmath.pareto.tail_count`) are kept
 across chunks; since each k is monotone on either side of t = 0, the largest terms of
 every estimator are among them, so one pass gives k̂ for all three (used to say which
@@ -97,9 +98,7 @@ class LogRatioTails:
             for name in ("k2", "k3"):
                 terms = estimator_terms(both, name)
                 out[name] = khat_from_top(np.sort(_largest(terms, self.count), axis=0))
-            upper = khat_from_top(np.sort(-bottom, axis=0))  # k1 = −t: small t, large k1
-            lower = khat_from_top(np.sort(top, axis=0))  # large t: k1's lower tail
-            out["k1"] = np.fmax(upper, lower)
+            out["k1"] = khat_from_top(np.sort(-bottom, axis=0))  # k1 = −t: small t
         return out
 
 

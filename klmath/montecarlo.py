@@ -100,9 +100,9 @@ class MCResult:
         r − 1 is more than 5 standard errors from its known expectation 0, i.e. the
         assumptions behind k3's value or its error bar fail (see :func:`mc_kl`).
     khat : same kind as ``value``, or None
-        Pareto shape k̂ of the tail of this estimator's per-sample terms (upper tail for
-        k2 and k3, the heavier of both for k1; for k3 it is the tail of r = q/p, the
-        PSIS diagnostic): k̂ < ½ means a finite variance. ``nan`` where KL = ∞ exactly
+        Pareto shape k̂ of the upper tail of this estimator's per-sample terms (for k3
+        the tail of r = q/p, the PSIS diagnostic; for k1 that of p/q; the other tail
+        of log r is always light, by Markov): k̂ < ½ means a finite variance. ``nan`` where KL = ∞ exactly
         or n < 25 (too few draws to fit a tail). See :mod:`klmath.pareto`.
     reliable : bool, numpy.ndarray or torch.Tensor, or None
         Per batch element: True where the interval can be trusted (k̂ ≤ ½ and, for k3,
