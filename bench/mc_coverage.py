@@ -1,6 +1,6 @@
 """Coverage of mc_kl's 95 % intervals, and how often its tail warning fires (issue 15).
 
-    python bench/mc_coverage.py [--reps 1000] [--n 2000] [--plot docs/_static/figures/mc_coverage.png]
+    python bench/mc_coverage.py [--reps 1000] [--n 2000] [--plot PNG] [--no-record]
 
 For each pair (p, q) of a grid (Normal, Student-t, Laplace, Gamma, Gaussian
 mixtures, d = 1 … 10; q narrower than, as wide as, or wider than p) and each
@@ -148,29 +148,49 @@ def grid() -> list[Pair]:
     kl, k2m = moments_1d(t5.logpdf, t5s.logpdf)
     pairs.append(
         Pair(
-            "t₅ ‖ t₅(loc 1)", "Student-t", "equal", 1,
-            lambda reps: (StudentT(5.0, torch.zeros(reps, dtype=F64), 1.0), StudentT(5.0, t(1.0), 1.0)),
-            kl, k2m, ALL, "r → 1 in both tails: bounded",
+            "t₅ ‖ t₅(loc 1)",
+            "Student-t",
+            "equal",
+            1,
+            lambda reps: (
+                StudentT(5.0, torch.zeros(reps, dtype=F64), 1.0),
+                StudentT(5.0, t(1.0), 1.0),
+            ),
+            kl,
+            k2m,
+            ALL,
+            "r → 1 in both tails: bounded",
         )
-    )  # fmt: skip
+    )
     t3, n01 = st.t(3), st.norm()
     kl, k2m = moments_1d(t3.logpdf, n01.logpdf)
     pairs.append(
         Pair(
-            "t₃ ‖ N(0,1)", "Student-t", "narrower", 1,
+            "t₃ ‖ N(0,1)",
+            "Student-t",
+            "narrower",
+            1,
             lambda reps: (StudentT(3.0, torch.zeros(reps, dtype=F64), 1.0), Normal(t(0.0), 1.0)),
-            kl, k2m, {"k1": False, "k2": False, "k3": False},
+            kl,
+            k2m,
+            {"k1": False, "k2": False, "k3": False},
             "log r ≈ −x²/2 under t₃: E[x⁴] = ∞ (k1, k3), E[x⁸] = ∞ (k2)",
         )
-    )  # fmt: skip
+    )
     kl, k2m = moments_1d(n01.logpdf, t3.logpdf)
     pairs.append(
         Pair(
-            "N(0,1) ‖ t₃", "Student-t", "wider", 1,
+            "N(0,1) ‖ t₃",
+            "Student-t",
+            "wider",
+            1,
             lambda reps: (Normal(torch.zeros(reps, dtype=F64), 1.0), StudentT(3.0, t(0.0), 1.0)),
-            kl, k2m, {"k1": True, "k2": True, "k3": False}, "r ~ e^{x²/2}/x⁴: tail shape 1",
+            kl,
+            k2m,
+            {"k1": True, "k2": True, "k3": False},
+            "r ~ e^{x²/2}/x⁴: tail shape 1",
         )
-    )  # fmt: skip
+    )
 
     # Laplace: KL(L(0, 1) ‖ L(m, b)) = log b + |m|/b + e^{−|m|}/b − 1.
     m, b = 0.5, 1.2
@@ -178,27 +198,42 @@ def grid() -> list[Pair]:
     _, k2m = moments_1d(st.laplace().logpdf, st.laplace(m, b).logpdf)
     pairs.append(
         Pair(
-            "Laplace(0,1) ‖ Laplace(0.5,1.2)", "Laplace", "wider", 1,
+            "Laplace(0,1) ‖ Laplace(0.5,1.2)",
+            "Laplace",
+            "wider",
+            1,
             lambda reps: (Laplace(torch.zeros(reps, dtype=F64), 1.0), Laplace(t(m), b)),
-            kl, k2m, ALL, "r tail shape 1 − 1/1.2 = 0.17",
+            kl,
+            k2m,
+            ALL,
+            "r tail shape 1 − 1/1.2 = 0.17",
         )
-    )  # fmt: skip
+    )
     kl, k2m = moments_1d(n01.logpdf, st.laplace().logpdf)
     pairs.append(
         Pair(
-            "N(0,1) ‖ Laplace(0,1)", "Laplace", "wider", 1,
+            "N(0,1) ‖ Laplace(0,1)",
+            "Laplace",
+            "wider",
+            1,
             lambda reps: (Normal(torch.zeros(reps, dtype=F64), 1.0), Laplace(t(0.0), 1.0)),
-            kl, k2m, {"k1": True, "k2": True, "k3": False}, "r ~ e^{x²/2 − |x|}: tail shape 1",
+            kl,
+            k2m,
+            {"k1": True, "k2": True, "k3": False},
+            "r ~ e^{x²/2 − |x|}: tail shape 1",
         )
-    )  # fmt: skip
+    )
 
     # Gamma (shape a, scale θ): KL = (a₁−a₂)ψ(a₁) − lnΓ(a₁) + lnΓ(a₂) + a₂ ln(θ₂/θ₁)
     # + a₁(θ₁ − θ₂)/θ₂; with equal shapes r ∝ e^{x(1/θ₁ − 1/θ₂)}: tail shape 1 − θ₁/θ₂.
     def gamma_kl(a1: float, s1: float, a2: float, s2: float) -> float:
         return float(
-            (a1 - a2) * sc.digamma(a1) - sc.gammaln(a1) + sc.gammaln(a2)
-            + a2 * math.log(s2 / s1) + a1 * (s1 - s2) / s2
-        )  # fmt: skip
+            (a1 - a2) * sc.digamma(a1)
+            - sc.gammaln(a1)
+            + sc.gammaln(a2)
+            + a2 * math.log(s2 / s1)
+            + a1 * (s1 - s2) / s2
+        )
 
     for a2, s2, width, k3_finite, why in [
         (3.0, 0.8, "narrower", True, "r ∝ x e^{−x/4}: bounded"),
@@ -213,18 +248,28 @@ def grid() -> list[Pair]:
 
         pairs.append(
             Pair(
-                f"Gamma(2,1) ‖ Gamma({a2:g},{s2:g})", "Gamma", width, 1, make,
-                gamma_kl(2.0, 1.0, a2, s2), k2m,
-                {"k1": True, "k2": True, "k3": k3_finite}, why,
+                f"Gamma(2,1) ‖ Gamma({a2:g},{s2:g})",
+                "Gamma",
+                width,
+                1,
+                make,
+                gamma_kl(2.0, 1.0, a2, s2),
+                k2m,
+                {"k1": True, "k2": True, "k3": k3_finite},
+                why,
             )
-        )  # fmt: skip
+        )
 
     # Gaussian mixtures.
     def mix_logpdf(w: list[float], mus: list[float], s: float) -> Callable[[float], float]:
         def f(x: float) -> float:
-            return float(sc.logsumexp([math.log(wi) + st.norm.logpdf(x, mi, s) for wi, mi in zip(w, mus, strict=True)]))
+            return float(
+                sc.logsumexp(
+                    [math.log(wi) + st.norm.logpdf(x, mi, s) for wi, mi in zip(w, mus, strict=True)]
+                )
+            )
 
-        return f  # fmt: skip
+        return f
 
     def mixture(reps: int, mus: list[float], s: float) -> MixtureSameFamily:
         w = Categorical(torch.full((reps, len(mus)), 1.0 / len(mus), dtype=F64))
@@ -233,11 +278,17 @@ def grid() -> list[Pair]:
     kl, k2m = moments_1d(mix_logpdf([0.5, 0.5], [-1.0, 1.0], 0.7), st.norm(0, 1.2).logpdf)
     pairs.append(
         Pair(
-            "½N(±1,0.7²) ‖ N(0,1.2²)", "mixture", "wider", 1,
+            "½N(±1,0.7²) ‖ N(0,1.2²)",
+            "mixture",
+            "wider",
+            1,
             lambda reps: (mixture(reps, [-1.0, 1.0], 0.7), Normal(t(0.0), 1.2)),
-            kl, k2m, {"k1": True, "k2": True, "k3": False}, "r tail shape 1 − 0.49/1.44 = 0.66",
+            kl,
+            k2m,
+            {"k1": True, "k2": True, "k3": False},
+            "r tail shape 1 − 0.49/1.44 = 0.66",
         )
-    )  # fmt: skip
+    )
     kl, k2m = moments_1d(n01.logpdf, mix_logpdf([0.5, 0.5], [-0.5, 0.5], 0.8))
 
     def narrow_q(reps: int) -> tuple[Any, Any]:
@@ -247,10 +298,17 @@ def grid() -> list[Pair]:
 
     pairs.append(
         Pair(
-            "N(0,1) ‖ ½N(±0.5,0.8²)", "mixture", "narrower", 1, narrow_q,
-            kl, k2m, ALL, "r bounded",
+            "N(0,1) ‖ ½N(±0.5,0.8²)",
+            "mixture",
+            "narrower",
+            1,
+            narrow_q,
+            kl,
+            k2m,
+            ALL,
+            "r bounded",
         )
-    )  # fmt: skip
+    )
     return pairs
 
 
@@ -367,11 +425,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_record:
         write_record(
             "mc_coverage",
-            {"n": args.n, "reps": args.reps, "rows": rows, "held": held, "cells": total,
-             "seconds": seconds},
+            {
+                "n": args.n,
+                "reps": args.reps,
+                "rows": rows,
+                "held": held,
+                "cells": total,
+                "seconds": seconds,
+            },
             notes="reps replicates = one batched mc_kl call per cell (independent draws per "
             "batch element); flagged = reliable is False (an unbatched call warns then)",
-        )  # fmt: skip
+        )
         plot(rows, args.plot)
     return 0
 

@@ -38,6 +38,8 @@ from klmath.montecarlo import (
     SupportsSampleLogProb,
     mc_kl,
 )
+from klmath.pareto import pareto_khat
+from klmath.penalty import kl_penalty
 from klmath.registry import KLAmbiguityWarning, KLMonteCarloWarning, KLResult, kl, register_kl
 
 __version__ = "0.1.0"
@@ -60,6 +62,9 @@ __all__ = [  # noqa: RUF022 - grouped by seed problem, not sorted
     "kl",
     "mc_kl",
     "register_kl",
+    # Monte Carlo diagnostics, RL penalties, sample-based KL (issue 15)
+    "kl_penalty",
+    "pareto_khat",
     # Affine coupling with an arbitrary mask (seed problem 3)
     "AffineCoupling",
     "CouplingJacobianBlocks",

@@ -178,8 +178,10 @@ def verdict(
             "infinite. If KL(q ‖ p) serves your purpose, swap p and q (it draws from q)."
         )
     text = (
-        f"unreliable{where}: the {estimator} terms' tail shape k̂ = {k:.2f} > "
-        f"{FINITE_VARIANCE_KHAT}, so their variance is likely infinite, or too heavy for n draws ({severity}); "
+        f"unreliable{where}: the {estimator} terms' tail shape "
+        f"k̂ = {k:.2f} > "
+        f"{FINITE_VARIANCE_KHAT}, so their variance is likely infinite, or too heavy "
+        f"for n draws ({severity}); "
         "the standard error understates the spread and ci() under-covers; if the variance is "
         f"infinite, more draws will not fix the interval. {advice}"
     )

@@ -100,10 +100,11 @@ class MCResult:
         r − 1 is more than 5 standard errors from its known expectation 0, i.e. the
         assumptions behind k3's value or its error bar fail (see :func:`mc_kl`).
     khat : same kind as ``value``, or None
-        Pareto shape k̂ of the upper tail of this estimator's per-sample terms (for k3
-        the tail of r = q/p, the PSIS diagnostic; for k1 that of p/q; the other tail
-        of log r is always light, by Markov): k̂ < ½ means a finite variance. ``nan`` where KL = ∞ exactly
-        or n < 25 (too few draws to fit a tail). See :mod:`klmath.pareto`.
+        Pareto shape k̂ of the upper tail of this estimator's per-sample terms (for
+        k3 the tail of r = q/p, the PSIS diagnostic; for k1 that of p/q; the other
+        tail of log r is always light, by Markov): k̂ < ½ means a finite variance.
+        ``nan`` where KL = ∞ exactly or n < 25 (too few draws to fit a tail). See
+        :mod:`klmath.pareto`.
     reliable : bool, numpy.ndarray or torch.Tensor, or None
         Per batch element: True where the interval can be trusted (k̂ ≤ ½ and, for k3,
         the E_p[r] = 1 check passed) or the value is exactly ∞; False otherwise,
@@ -511,7 +512,7 @@ def _like(x: np.ndarray, value: Any) -> Any:
 
 def _is_discrete(a: Adapter) -> bool | None:
     """Whether a torch or scipy distribution has a discrete support (None: unknown)."""
-    dist = getattr(a, "dist", None)
+    dist: Any = getattr(a, "dist", None)
     if isinstance(a, TorchAdapter):
         try:
             return bool(dist.support.is_discrete)

@@ -39,7 +39,7 @@ def tail_count(n: int) -> int:
 
     ⌊3√n⌋ when n > 225, else ⌊n/5⌋; at least 5 are needed, so n ≥ 25.
     """
-    return int(math.floor(3.0 * math.sqrt(n))) if n > 225 else n // 5
+    return math.floor(3.0 * math.sqrt(n)) if n > 225 else n // 5
 
 
 def khat_threshold(n: int) -> float:

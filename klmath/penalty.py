@@ -4,13 +4,13 @@ RL fine-tuning samples tokens y ~ q_θ (the policy) and penalises its divergence
 a reference p with a per-token estimate built from ℓ = log q_θ(y) − log p(y)
 (Schulman 2020; :mod:`klmath.montecarlo` is the same three estimators from p's side):
 
-======  =====================  ===================  =========================  ============================
-kind    per token              E_q[value]           ∇ as ``mode="loss"``         ∇ as ``mode="reward"`` (REINFORCE)
-======  =====================  ===================  =========================  ============================
-``k1``  ℓ                      KL(q ‖ p), unbiased  **0** (E_q[∇ log q] = 0)    ∇ KL(q ‖ p)
-``k2``  ½ ℓ²                   ½ E_q[ℓ²] (biased)   ∇ KL(q ‖ p)                 ∇ ½E_q[ℓ²] − ∇ KL(q ‖ p)
-``k3``  p/q − 1 + ℓ            KL(q ‖ p), unbiased  ∇ KL(p ‖ q) (**forward**)   ∇ KL(q ‖ p) − ∇ KL(p ‖ q)
-======  =====================  ===================  =========================  ============================
+======  ===========  ===================  ===================  ==========================
+kind    per token    E_q[value]           E ∇ as loss          E ∇ as reward (REINFORCE)
+======  ===========  ===================  ===================  ==========================
+``k1``  ℓ            KL(q ‖ p), unbiased  **0**                ∇ KL(q ‖ p)
+``k2``  ½ ℓ²         ½ E_q[ℓ²], biased    ∇ KL(q ‖ p)          ∇ ½E_q[ℓ²] − ∇ KL(q ‖ p)
+``k3``  p/q − 1 + ℓ  KL(q ‖ p), unbiased  ∇ KL(p ‖ q) forward  ∇ KL(q ‖ p) − ∇ KL(p ‖ q)
+======  ===========  ===================  ===================  ==========================
 
 "∇ as loss" is the expectation over y ~ q_θ of the autograd gradient of the value at
 fixed samples (the samples themselves are not differentiated); "∇ as reward" is the

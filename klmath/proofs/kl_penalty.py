@@ -168,7 +168,6 @@ def kl_penalty_expectations() -> Iterator[str]:
         m = sum(qi * fi for qi, fi in zip(q, f, strict=True))
         return sum(qi * (fi - m) ** 2 for qi, fi in zip(q, f, strict=True))
 
-
     def taylor(expr: sp.Expr, order: int) -> list[sp.Expr]:
         return [sp.diff(expr, eps, m).subs(eps, 0) / sp.factorial(m) for m in range(order)]
 
