@@ -29,6 +29,7 @@ from klmath.flow1d import (
     flow1d_transform,
 )
 from klmath.gaussian import gaussian_kl, gaussian_kl_diag, gaussian_kl_tril
+from klmath.knn import knn_kl
 from klmath.lemma import ArgmaxLemmaResult, check_argmax_lemma
 from klmath.mixture import MixtureKLBounds, gaussian_mixture_kl_bounds
 from klmath.montecarlo import (
@@ -64,6 +65,7 @@ __all__ = [  # noqa: RUF022 - grouped by seed problem, not sorted
     "register_kl",
     # Monte Carlo diagnostics, RL penalties, sample-based KL (issue 15)
     "kl_penalty",
+    "knn_kl",
     "pareto_khat",
     # Affine coupling with an arbitrary mask (seed problem 3)
     "AffineCoupling",
