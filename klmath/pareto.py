@@ -105,7 +105,10 @@ def pareto_khat(x: Any, *, axis: int = 0, tail: str = "right") -> Any:
     -------
     numpy.ndarray (or float for 1-D input)
         k̂ per batch element; ``-inf`` where the tail is constant (all of the M + 1
-        largest draws equal: nothing heavy there), ``nan`` where a draw is NaN.
+        largest draws equal: nothing heavy there), ``nan`` where a draw is NaN. With
+        ties at the threshold (discrete data) so many that the first quartile of the
+        exceedances is 0, only the positive exceedances are fitted (arviz-stats returns
+        an artefact there); otherwise equal to arviz-stats' ``pareto_khat``.
 
     Raises
     ------
@@ -159,8 +162,21 @@ def _khat_sorted_top(top: np.ndarray) -> np.ndarray:
     bad = flat | ~np.isfinite(exceed).all(0)
     ramp = np.arange(1.0, exceed.shape[0] + 1).reshape(-1, *(1,) * (top.ndim - 1))
     safe = np.where(bad, ramp, exceed)
+    # Ties at the threshold (an atom: discrete data) can leave a zero first quartile,
+    # where Zhang & Stephens' grid is undefined; such columns are fitted on their
+    # positive exceedances alone (k̂ = −inf if fewer than 5: no tail to speak of).
+    quartile = safe[int(safe.shape[0] / 4 + 0.5) - 1]
+    tied = ~bad & (quartile <= 0.0)
+    safe = np.where(tied, ramp, safe)
     with np.errstate(over="ignore", invalid="ignore"):
         k, _ = gpd_fit(safe)
+    if tied.any():
+        flat_exceed = exceed.reshape(exceed.shape[0], -1)
+        k_flat = k.reshape(-1)
+        for col in np.flatnonzero(tied.reshape(-1)):
+            positive = flat_exceed[:, col][flat_exceed[:, col] > 0.0]
+            k_flat[col] = gpd_fit(positive)[0] if positive.size >= 5 else -np.inf
+        k = k_flat.reshape(k.shape)
     k = np.where(flat, -np.inf, k)
     k = np.where(~flat & bad, np.inf, k)
     return np.where(nan, np.nan, k)
