@@ -55,7 +55,7 @@ def test_ties_at_the_threshold_fit_the_positive_exceedances() -> None:
     assert exceed[int(exceed.size / 4 + 0.5) - 1] == 0.0
     expected = gpd_fit(exceed[exceed > 0])[0]
     assert pareto_khat(x) == pytest.approx(float(expected), rel=1e-13)
-    assert pareto_khat(np.r_[np.zeros(1990), np.arange(10.0)]) == -np.inf  # < 5 positive
+    assert pareto_khat(np.r_[np.zeros(1996), np.arange(4.0)]) == -np.inf  # < 5 positive
 
 
 def test_khat_vectorised_over_a_batch_equals_columns() -> None:
