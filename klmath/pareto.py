@@ -56,13 +56,13 @@ def gpd_fit(exceedances: Any) -> tuple[np.ndarray, np.ndarray]:
 
     Parameters
     ----------
-    exceedances : array_like, shape (M, *batch)
+    exceedances : array_like, shape (M, ...)
         Non-negative exceedances over a threshold, **sorted ascending along axis 0**,
         M ≥ 5, at least one positive per column.
 
     Returns
     -------
-    k, sigma : numpy.ndarray, shape batch
+    k, sigma : numpy.ndarray, shape (...): one per column
         Zhang & Stephens' posterior-mean estimate of θ = −k/σ on their grid, then
         k = mean log(1 − θx) (sign as in Pickands: k > 0 is a heavy tail) shrunk by
         k ← (M·k + 10·½)/(M + 10); σ from the unshrunk k.

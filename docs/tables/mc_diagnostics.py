@@ -69,6 +69,31 @@ def k2_coverage_of_kl(records: Any) -> str:
     return f"{min(values):.1f}–{max(values):.1f} %"
 
 
+def _row(records: Any, pair: str) -> dict[str, Any]:
+    return next(r for r in records["mc_coverage"]["values"]["rows"] if r["pair"] == pair)
+
+
+def k3_headline(records: Any) -> str:
+    c = _row(records, "N(0,1) ‖ N(1,1.5²)")["cells"]["k3"]
+    return f"{100 * c['coverage']:.1f} % coverage, flagged in {100 * c['flagged']:.1f} % of runs"
+
+
+def k3_false_alarm(records: Any) -> str:
+    c = _row(records, "N(0,1) ‖ N(1,1)")["cells"]["k3"]
+    return f"{100 * c['flagged']:.0f} %"
+
+
+def finite_misses(records: Any) -> str:
+    rows = records["mc_coverage"]["values"]["rows"]
+    cov = [
+        c["coverage"]
+        for r in rows
+        for c in r["cells"].values()
+        if c["variance_finite"] and not _holds(c)
+    ]
+    return f"{100 * min(cov):.1f}–{100 * max(cov):.1f} %"
+
+
 def knn(records: Any) -> str:
     rec = records["mc_knn"]
     v = rec["values"]
@@ -102,6 +127,9 @@ TABLES = {
     "mc-coverage": coverage,
     "mc-coverage-summary": coverage_summary,
     "mc-k2-coverage-of-kl": k2_coverage_of_kl,
+    "mc-k3-headline": k3_headline,
+    "mc-k3-false-alarm": k3_false_alarm,
+    "mc-finite-misses": finite_misses,
     "mc-knn": knn,
     "mc-knn-met": knn_met,
 }
