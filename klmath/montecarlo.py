@@ -14,6 +14,11 @@ estimator  per-sample term        properties
 E_p r = ∫_{supp p} q = 1 fails when q has mass outside p's support; :func:`mc_kl`
 checks it for k3 and warns (:class:`KLEstimatorWarning`).
 
+Every result also carries the Pareto k̂ of the tail of its terms (the PSIS diagnostic,
+:mod:`klmath.pareto`; which tail matters for which estimator is derived in
+``klmath/_mc_tails.py``), a reliability verdict, and a :class:`KLEstimatorWarning`
+when k̂ > ½ (infinite variance: the error bar is meaningless).
+
 :func:`mc_kl` averages one of them over ``n`` draws, in chunks (bounded memory for
 n = 10⁷) merged with Chan et al.'s pairwise update of mean and sum of squared
 deviations in float64, and returns an :class:`MCResult` with the standard error.
@@ -53,7 +58,8 @@ _EXPM1_MINUS_T = tuple(1.0 / math.factorial(k) for k in range(13, 1, -1))
 
 
 class KLEstimatorWarning(UserWarning):
-    """The Monte Carlo check E_p[q/p] = 1 failed: k3's value or error bar is unreliable."""
+    """A Monte Carlo estimate is unreliable: the tail of its terms is heavy (k̂ > ½), or
+    k3's check E_p[q/p] = 1 failed. The message says why and which estimator to use."""
 
 
 @runtime_checkable
@@ -196,7 +202,8 @@ def mc_kl(
     Returns
     -------
     MCResult
-        ``value`` and ``stderr`` over the batch shape (float64), ``ci(level)``.
+        ``value`` and ``stderr`` over the batch shape (float64), ``ci(level)``, the tail
+        diagnostic ``khat``, ``reliable`` and ``verdict``, and the ``estimand``.
 
     Raises
     ------
@@ -210,13 +217,25 @@ def mc_kl(
     Warns
     -----
     KLEstimatorWarning
-        For k3, when the draws contradict E_p[r] = 1 (see Notes); the result's
-        ``diagnostic`` holds the same text.
+        When the estimator's terms have a heavy tail, k̂ > ½ (their variance is likely
+        infinite, so ``stderr`` and ``ci`` are unreliable); the text, also in
+        ``verdict``, names the estimators whose own k̂ ≤ ½ for this pair. And for k3,
+        when the draws contradict E_p[r] = 1 (see Notes); ``diagnostic`` holds that text.
 
     Notes
     -----
     Where q has zero density at a draw of p (support mismatch) KL(p ‖ q) = ∞ almost
-    surely: ``value`` is ``inf``, ``stderr`` 0 and ``reason`` says so; never NaN.
+    surely: ``value`` is ``inf``, ``stderr`` 0 and ``reason`` says so; never NaN. When
+    one of p, q is discrete and the other continuous (torch ``support.is_discrete``,
+    scipy ``rv_discrete``), p is not absolutely continuous with respect to q and
+    KL = ∞ for every estimator: returned without drawing, with that reason.
+
+    The tail diagnostic: the M = ⌊3√n⌋ largest terms (n ≥ 25) are fitted by a
+    generalized Pareto distribution (:func:`klmath.pareto.pareto_khat`); their shape k̂
+    estimates the tail exponent, and the terms' variance is finite iff k < ½. For k3
+    that is the tail of r = q/p (q wider than p: for Gaussians k = 1 − σ_p²/σ_q²);
+    for k1 the tail of p/q (p heavier-tailed than q). ``bench/mc_coverage.py`` measures
+    coverage and warning rates on a grid of pairs.
     k3 is unbiased only if E_p[r] = ∫_{supp p} q = 1, i.e. q has no mass outside p's
     support (p = Uniform(0, 1), q = N(0, 1) breaks it: E[k3] = KL − Q(x ∉ [0, 1])).
     For k3, :func:`mc_kl` therefore also averages r − 1, whose mean is known to be 0,
