@@ -78,6 +78,12 @@ class LogRatioTails:
 
     def __init__(self, log_r: Any, count: int) -> None:
         self.count = count
+        torch = torch_module()
+        if count and torch is not None and isinstance(log_r, torch.Tensor):
+            if log_r.device.type == "cpu":
+                # np.partition is linear; torch.topk with k in the thousands is not
+                # (measured 1.7x the whole mc_kl time at n = 10⁶). Same memory, no copy.
+                log_r = log_r.detach().numpy()
         self.top = _extremes(log_r, count, True) if count else None
         self.bottom = _extremes(log_r, count, False) if count else None
 
