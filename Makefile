@@ -40,6 +40,8 @@ proofs: venv
 bench: venv
 	$(BIN)/python bench/gaussian_kl.py
 	$(BIN)/python bench/coupling.py
+	$(BIN)/python bench/mc_coverage.py
+	$(BIN)/python bench/mc_knn.py
 
 demo: venv
 	mkdir -p $(OUT)
