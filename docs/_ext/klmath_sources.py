@@ -80,7 +80,7 @@ def _pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
         body = (
             f"<h1>{path}</h1>\n<p>The file <code>{path}</code> of the repository, "
             "as it was when these pages were built.</p>\n"
-            + highlighter.highlight_block(code, "python", linenos=True)
+            + highlighter.highlight_block(code, "python", linenos=False)
         )
         yield page_name(path), {"title": path, "body": body, "parents": []}, "page.html"
 
