@@ -174,7 +174,14 @@ def kl_near_identical(records: Any) -> str:
     return f"Measured by {source(record)}:\n\n```text\n{body}\n```"
 
 
+def time_make_test(records: Any) -> str:
+    """Inline: how long ``make test`` took, in minutes."""
+    v = records["time_make-test"]["values"]
+    return f"{v['wall_s'] / 60:.1f} minutes"
+
+
 TABLES = {
+    "time-make-test": time_make_test,
     "kl-near-identical": kl_near_identical,
     "demo-kl": demo_kl,
     "bench-coupling": bench_coupling,
