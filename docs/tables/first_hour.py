@@ -175,9 +175,12 @@ def kl_near_identical(records: Any) -> str:
 
 
 def time_make_test(records: Any) -> str:
-    """Inline: how long ``make test`` took, in minutes."""
-    v = records["time_make-test"]["values"]
-    return f"{v['wall_s'] / 60:.1f} minutes"
+    """Inline: how long ``make test`` took, in minutes, and how busy the machine was."""
+    record = records["time_make-test"]
+    v = record["values"]
+    load = v["load_average_1min"]["before"]
+    cores = record["machine"]["cpu_count"]
+    return f"{v['wall_s'] / 60:.1f} minutes (on {cores} cores at load average {load:.1f})"
 
 
 TABLES = {
