@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--no-record", action="store_true", help="print only, write no record")
+    parser.add_argument("--note", default="", help="added to the record's notes (how it was run)")
     args = parser.parse_args()
     # One thread by default: on a shared machine two threads spin on each other and the
     # noise swamps a 10 % effect.
@@ -181,7 +182,7 @@ def main() -> None:
                 "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
             },
             command="python bench/coupling.py",
-            notes="ms: best round; ratios: median and q1-q3 of the per-round ratio.",
+            notes="ms: best round; ratios: median and q1-q3 of the per-round ratio. " + args.note,
         )
         print(f"record: {path}")
 
