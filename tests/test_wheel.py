@@ -2,8 +2,9 @@
 
 What a user gets from ``pip install klmath``, checked offline:
 
-1. build the wheel from a copy of the checkout (``pip wheel --no-build-isolation
-   --no-index``: no network, setuptools from this environment);
+1. build the wheel from a copy of the checkout's files (those git would commit)
+   with ``pip wheel --no-build-isolation --no-index``: no network, setuptools
+   from this environment;
 2. create a fresh virtual environment and install the wheel there (``--no-index
    --no-deps``); its dependencies (numpy, torch, ...) are taken from this
    environment's site-packages through a ``.pth`` path entry, so nothing is
@@ -29,18 +30,28 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 IGNORE = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    "_build",
-    "results",
-    "data",
-    "build",
-    "dist",
-    "*.egg-info",
-    "__pycache__",
-    ".*_cache",
-    ".hypothesis",
-)
+    ".git", ".venv", "_build", "results", "data", "build", "dist", "mutants", "*.egg-info",
+    "__pycache__", ".*_cache", ".hypothesis",
+)  # fmt: skip
+
+
+def _copy_checkout(dest: Path) -> None:
+    """Copy the files git would commit (tracked, or new and not ignored), else all but IGNORE."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT, capture_output=True, timeout=60,
+        )  # fmt: skip
+    except OSError:  # no git
+        listed = None
+    if listed is None or listed.returncode != 0:
+        shutil.copytree(ROOT, dest, ignore=IGNORE)
+        return
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+
 
 RUN_README = r"""
 import doctest, json, re, sys
@@ -70,7 +81,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build the wheel from a copy of the checkout (the checkout itself is left untouched)."""
     tmp = tmp_path_factory.mktemp("wheel")
     src = tmp / "src"
-    shutil.copytree(ROOT, src, ignore=IGNORE)
+    _copy_checkout(src)
     _run(
         sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
         "--no-index", "-w", tmp / "dist", src, cwd=tmp,
