@@ -23,6 +23,7 @@ from klmath import KLAmbiguityWarning, KLMonteCarloWarning, KLResult, kl, regist
 
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry_module._load_builtins()  # built-ins register on first use: before the copy
     monkeypatch.setattr(registry_module, "_REGISTRY", dict(registry_module._REGISTRY))
     monkeypatch.setattr(registry_module, "_MEMO", {})
 
