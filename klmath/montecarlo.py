@@ -15,13 +15,15 @@ E_p r = ∫_{supp p} q = 1 fails when q has mass outside p's support; :func:`mc_
 checks it for k3 and warns (:class:`KLEstimatorWarning`).
 
 Every result also carries the Pareto k̂ of the tail of its terms (the PSIS diagnostic,
-:mod:`klmath.pareto`; which tail matters for which estimator is derived in
-``klmath/_mc_tails.py``), a reliability verdict, and a :class:`KLEstimatorWarning`
-when k̂ > ½ (infinite variance: the error bar is meaningless).
+:mod:`klmath.pareto`; which tail matters for which estimator, and why the threshold is
+⅓, is derived in ``klmath/_mc_tails.py``), a reliability verdict, and a
+:class:`KLEstimatorWarning` when k̂ > ⅓ (the third moment, or above ½ the variance, is
+likely infinite: the error bar cannot be trusted) or the estimator is k2 (not KL).
 
 :func:`mc_kl` averages one of them over ``n`` draws, in chunks (bounded memory for
-n = 10⁷) merged with Chan et al.'s pairwise update of mean and sum of squared
-deviations in float64, and returns an :class:`MCResult` with the standard error.
+n = 10⁷) whose mean and sums of squared and cubed deviations are merged pairwise in
+float64 (``klmath/_mc_moments.py``), and returns an :class:`MCResult` with the
+standard error, the sample skewness and a skewness-corrected interval ``ci()``.
 """
 
 from __future__ import annotations
@@ -60,8 +62,9 @@ _EXPM1_MINUS_T = tuple(1.0 / math.factorial(k) for k in range(13, 1, -1))
 
 
 class KLEstimatorWarning(UserWarning):
-    """A Monte Carlo estimate is unreliable: the tail of its terms is heavy (k̂ > ½), or
-    k3's check E_p[q/p] = 1 failed. The message says why and which estimator to use."""
+    """A Monte Carlo interval cannot be trusted as one for KL: the tail of the terms is
+    too heavy (k̂ > ⅓), k3's check E_p[q/p] = 1 failed, or the estimator is k2 (whose
+    mean is not KL). The message says why and which estimator to use."""
 
 
 @runtime_checkable
@@ -110,16 +113,18 @@ class MCResult:
     khat : same kind as ``value``, or None
         Pareto shape k̂ of the upper tail of this estimator's per-sample terms (for
         k3 the tail of r = q/p, the PSIS diagnostic; for k1 that of p/q; the other
-        tail of log r is always light, by Markov): k̂ < ½ means a finite variance.
+        tail of log r is always light, by Markov; for k2 and k3 also each branch of
+        log r alone, the larger fit counting): k̂ < ½ means a finite variance, k̂ < ⅓ a
+        finite third moment.
         ``nan`` where KL = ∞ exactly or n < 25 (too few draws to fit a tail). See
         :mod:`klmath.pareto`.
     reliable : bool, numpy.ndarray or torch.Tensor, or None
         Per batch element: True where ``ci()`` can be trusted as an interval for
-        KL(p ‖ q) (k̂ ≤ ½ and, for k3, the E_p[r] = 1 check passed) or the value is
+        KL(p ‖ q) (k̂ ≤ ⅓ and, for k3, the E_p[r] = 1 check passed) or the value is
         exactly ∞; False otherwise: always for k2 (its estimand is not KL), and where
         n < 25 (not judged).
     verdict : str
-        The reliability verdict in one sentence: why, and what to do. When it says
+        The reliability verdict: why, and what to do. When it says
         unreliable because of the tail, or for k2, a :class:`KLEstimatorWarning` with
         the same text was issued; for k2 it quotes E[k2] − KL estimated from the same
         draws (the mean of ½(log r)² + log r, with its standard error).
@@ -246,10 +251,12 @@ def mc_kl(
     Warns
     -----
     KLEstimatorWarning
-        When the estimator's terms have a heavy tail, k̂ > ½ (their variance is likely
-        infinite, so ``stderr`` and ``ci`` are unreliable); the text, also in
-        ``verdict``, names the estimators whose own k̂ ≤ ½ for this pair. And for k3,
-        when the draws contradict E_p[r] = 1 (see Notes); ``diagnostic`` holds that text.
+        When the estimator's terms have a heavy tail, k̂ > ⅓ (their third moment, or
+        above ½ their variance, is likely infinite, so ``ci`` is unreliable); the text,
+        also in ``verdict``, names the estimators whose own k̂ ≤ ⅓ for this pair. For k2
+        always: its interval is for E_p[½(log r)²], not KL, and the text quotes the gap
+        measured on the same draws. And for k3, when the draws contradict E_p[r] = 1
+        (see Notes); ``diagnostic`` holds that text.
 
     Notes
     -----
@@ -261,10 +268,10 @@ def mc_kl(
 
     The tail diagnostic: the M = ⌊3√n⌋ largest terms (n ≥ 25) are fitted by a
     generalized Pareto distribution (:func:`klmath.pareto.pareto_khat`); their shape k̂
-    estimates the tail exponent, and the terms' variance is finite iff k < ½. For k3
-    that is the tail of r = q/p (q wider than p: for Gaussians k = 1 − σ_p²/σ_q²);
-    for k1 the tail of p/q (p heavier-tailed than q). ``bench/mc_coverage.py`` measures
-    coverage and warning rates on a grid of pairs.
+    estimates the tail exponent: the terms' variance is finite iff k < ½, their third
+    moment iff k < ⅓. For k3 that is the tail of r = q/p (q wider than p: for Gaussians
+    k = 1 − σ_p²/σ_q²); for k1 the tail of p/q (p heavier-tailed than q).
+    ``bench/mc_coverage.py`` measures coverage and warning rates on a grid of pairs.
     k3 is unbiased only if E_p[r] = ∫_{supp p} q = 1, i.e. q has no mass outside p's
     support (p = Uniform(0, 1), q = N(0, 1) breaks it: E[k3] = KL − Q(x ∉ [0, 1])).
     For k3, :func:`mc_kl` therefore also averages r − 1, whose mean is known to be 0,
@@ -273,9 +280,11 @@ def mc_kl(
 
     The standard error, and so ``ci``, is only as good as the estimator's variance:
     k3's is finite only if ∫ q²/p < ∞ (for Gaussians, σ_q² < 2σ_p²), and when q is
-    wider than p its terms are heavy-tailed, so the normal interval under-covers at
-    moderate n (N(0, 1) ‖ N(0.4, 1.2²), n = 1000: 87-89 % for a nominal 95 %). k1
-    has finite variance whenever E_p[(log r)²] does; prefer it in that regime.
+    wider than p its terms are heavy-tailed and right-skewed. ``ci()`` corrects the
+    normal interval for the skewness (see :meth:`MCResult.ci`), which needs a finite
+    third moment: between k = ⅓ and ½ the interval still under-covers at moderate n,
+    hence the threshold. k1 has finite variance whenever E_p[(log r)²] does; prefer it
+    in that regime.
 
     k3 is evaluated as e^t − 1 − t with a degree-13 Taylor polynomial for |t| < ¼
     (``expm1(t) − t`` loses all digits there, as it is ≈ t²/2) and as
