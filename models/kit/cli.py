@@ -39,13 +39,14 @@ def model_parser(
     name: str,
     description: str,
     *,
-    epochs: int,
+    epochs: int | None,
     batch_size: int | None,
-    lr: float,
+    lr: float | None,
     threads: int | None = 1,
     uses_data: bool = True,
     epochs_help: str = "training epochs",
     batch_help: str = "training batch size",
+    lr_help: str = "Adam learning rate",
 ) -> argparse.ArgumentParser:
     """Return a parser with the common options (defaults as given) in their own group.
 
@@ -60,7 +61,7 @@ def model_parser(
     common = parser.add_argument_group("common options (every model)")
     common.add_argument("--epochs", type=int, default=epochs, help=epochs_help)
     common.add_argument("--batch-size", type=int, default=batch_size, help=batch_help)
-    common.add_argument("--lr", type=float, default=lr, help="Adam learning rate")
+    common.add_argument("--lr", type=float, default=lr, help=lr_help)
     common.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     common.add_argument("--device", default="auto", help="auto (CUDA if any, else cpu), cpu, cuda:N")
     common.add_argument(
