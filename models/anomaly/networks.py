@@ -1,4 +1,4 @@
-"""The autoencoders of seed problem 1, and the image conversion every detector input goes through."""
+"""The autoencoders of seed problem 1, and the conversion every detector input goes through."""
 
 from __future__ import annotations
 

@@ -42,7 +42,9 @@ def plot_results(
     for key, label in names.items():
         if key in scores:
             ax.hist(np.maximum(scores[key], low), bins=bins, histtype="step", lw=1.4, label=label)
-    ax.axvline(report["threshold"], color="k", ls="--", lw=1.2, label=f"mean + {k:g} std (validation)")
+    ax.axvline(
+        report["threshold"], color="k", ls="--", lw=1.2, label=f"mean + {k:g} std (validation)"
+    )
     ax.axvline(
         report["quantile_threshold"]["threshold"],
         color="grey",
@@ -71,7 +73,10 @@ def plot_results(
             ax.plot(fpr, tpr, label=f"{label} (AUROC {auc:.5f})")
             lowest = min(lowest, float(tpr[np.argmax(fpr > 0)]))
     ax.plot(
-        report["type_i_error"], 1 - report["type_ii_error"], "ko", label=f"{k:g}-σ threshold (KMNIST)"
+        report["type_i_error"],
+        1 - report["type_ii_error"],
+        "ko",
+        label=f"{k:g}-σ threshold (KMNIST)",
     )
     ax.set_xscale("symlog", linthresh=1e-3)
     ax.set(xlabel="false positive rate (MNIST test flagged)", ylabel="true positive rate")

@@ -35,6 +35,7 @@ DATA_WEIGHTS = (0.25, 0.25, 0.5)
 _MEANS = np.array(DATA_MEANS)
 _LOG_WEIGHTS = np.log(np.array(DATA_WEIGHTS))
 
+
 def sample_data(n: int, generator: torch.Generator) -> torch.Tensor:
     """Draw ``n`` points (float64) from the three-Gaussian data mixture."""
     comp = torch.multinomial(

@@ -29,11 +29,9 @@ import sys
 import time
 from typing import Any
 
-import numpy as np
 import torch
 
-from models.flows.flow1d import DATA_MEANS, DATA_STD, DATA_WEIGHTS, epoch_fn, init_flow
-from models.flows.flow1d import sample_data
+from models.flows.flow1d import DATA_MEANS, DATA_STD, DATA_WEIGHTS, epoch_fn, init_flow, sample_data
 from models.flows.flow1d_eval import QUAD, data_entropy, evaluate, sample_flow, summary
 from models.flows.flow1d_plots import plot_flow, print_table
 from models.kit import (
@@ -187,9 +185,13 @@ def _headline(results: dict[str, Any]) -> dict[str, Any]:
             **{k: v for k, v in m.items() if k != "runs"},
             "first_seed": {
                 k: first[k]
-                for k in ("mass_closed_form", "mass_quad", "missing_mass_closed_form",
-                          "missing_mass_abs_diff")
-            },  # fmt: skip
+                for k in (
+                    "mass_closed_form",
+                    "mass_quad",
+                    "missing_mass_closed_form",
+                    "missing_mass_abs_diff",
+                )
+            },
             "per_seed": {
                 "seed": [r["seed"] for r in m["runs"]],
                 "kl_nats": [r["kl_nats"] for r in m["runs"]],

@@ -10,8 +10,13 @@ import numpy as np
 import torch
 from scipy import integrate
 
-from klmath.flow1d import flow1d_inverse, flow1d_log_prob, flow1d_mass, flow1d_missing_mass
-from klmath.flow1d import flow1d_transform
+from klmath.flow1d import (
+    flow1d_inverse,
+    flow1d_log_prob,
+    flow1d_mass,
+    flow1d_missing_mass,
+    flow1d_transform,
+)
 from models.flows.flow1d import DATA_MEANS, DATA_STD, Flow1d, data_log_pdf
 
 __all__ = ["QUAD", "data_entropy", "evaluate", "sample_flow", "summary"]

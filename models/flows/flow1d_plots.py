@@ -112,8 +112,6 @@ def plot_flow(
     return save(fig, path)
 
 
-
-
 def print_table(results: dict[str, Any], meta: dict[str, Any]) -> None:
     """The side-by-side summary, Markdown-ready."""
     print(
@@ -136,5 +134,3 @@ def print_table(results: dict[str, Any], meta: dict[str, Any]) -> None:
         f"total {meta['seconds']:.1f} s wall, {meta['cpu_seconds']:.1f} s CPU; "
         f"data entropy {results['data_entropy_nats']:.4f} nats"
     )
-
-

@@ -59,6 +59,7 @@ def build_parser() -> Any:
         NAME, "RealNVP with arbitrary-mask affine couplings on toy 2-D densities or MNIST.",
         epochs=None, batch_size=None, lr=None, threads=1,
         epochs_help="epochs (default 40 toy, 3 mnist)", batch_help="batch size (default 256)",
+        out_help="output folder (default: results/realnvp_DATASET)",
         lr_help="Adam learning rate, cosine-decayed (default 3e-3 toy, 1e-3 mnist)",
     )  # fmt: skip
     own = p.add_argument_group("RealNVP options")

@@ -163,9 +163,7 @@ def flatten_scalars(data: Any, prefix: str = "", *, depth: int = 4) -> Iterator[
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             yield from flatten_scalars(value, name + ".", depth=depth - 1)
-        elif isinstance(value, (bool, int, float)) or (
-            isinstance(value, str) and len(value) <= 80
-        ):
+        elif isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) <= 80):
             yield name, value
 
 

@@ -36,6 +36,7 @@ def build_parser() -> Any:
         epochs=None, batch_size=None, lr=None, threads=1,
         epochs_help="epochs (default 2 MNIST; 300 linear: full-batch Adam steps)",
         batch_help="batch size (default 128 MNIST; all points for the linear VAE)",
+        out_help="output folder (default: results/vae_mnist, or results/vae_linear)",
         lr_help="Adam learning rate (default 1e-3 MNIST, 0.05 linear)",
     )  # fmt: skip
     p.add_argument("--linear", action="store_true", help="run the exact linear-Gaussian VAE")
@@ -100,9 +101,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         write_record(args.record or record, report["results"], report)
     r = report["results"]
     if args.linear:
-        t = r["training"]["full"]
+        t, ident = r["training"]["full"], r["identity_random_models"]
         print(
-            f"identity max error {r['identity_random_models']['max_abs_error_logp_minus_elbo_minus_kl']:.2e}; "
+            f"identity max error {ident['max_abs_error_logp_minus_elbo_minus_kl']:.2e}; "
             f"full-S VAE vs PPCA rel. error of C {t['rel_frobenius_error_C']:.2e}, "
             f"gap {t['mean_gap_kl']:.1e} nats -> {args.out / 'report.json'}"
         )

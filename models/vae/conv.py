@@ -185,7 +185,9 @@ def elbo_scores(
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     out = []
-    for start in bar(range(0, images.shape[0], batch_size), desc=desc, unit="batch", enabled=progress):
+    for start in bar(
+        range(0, images.shape[0], batch_size), desc=desc, unit="batch", enabled=progress
+    ):
         x = binarize(images[start : start + batch_size], gen).to(device)
         out.append(model.elbo(x, n_samples)[0].double().cpu())
     return torch.cat(out).numpy()

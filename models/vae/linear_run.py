@@ -206,5 +206,3 @@ def plot_linear(curves: dict[str, LinearTrainResult], lemma: dict[str, Any], pat
     ax[2].legend(fontsize=7)
     fig.tight_layout()
     return save(fig, path)
-
-
