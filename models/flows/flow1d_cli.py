@@ -58,9 +58,14 @@ _FREE = {"epochs", "seeds", "n_draws", "device", "threads", "data_root", "out", 
 
 def build_parser() -> Any:
     parser = model_parser(
-        NAME, __doc__.split("\n\n")[0].split(": ", 1)[1], epochs=50, batch_size=4000, lr=5e-2,
-        threads=1, uses_data=False,
-    )  # fmt: skip
+        NAME,
+        "Train the 1-D flow of seed problem 2 and report how close it gets.",
+        epochs=50,
+        batch_size=4000,
+        lr=5e-2,
+        threads=1,
+        uses_data=False,
+    )
     own = parser.add_argument_group("1-D flow options")
     own.add_argument("--seeds", type=int, default=5, help="number of seeds, from --seed on")
     own.add_argument("--n-components", type=int, default=5)

@@ -54,6 +54,7 @@ def save_atomic(obj: Any, path: str | os.PathLike[str]) -> Path:
     and ``path`` keeps its previous content; the error propagates.
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -57,6 +57,8 @@ def build_parser() -> Any:
     lin.add_argument("--n", type=int, default=500, help="synthetic PPCA points")
     lin.add_argument("--D", type=int, default=8, help="data dimension")
     lin.add_argument("--K", type=int, default=3, help="latent dimension")
+    lin.add_argument("--polish-steps", type=int, default=1500, help="L-BFGS iterations at most")
+    lin.add_argument("--n-models", type=int, default=200, help="random models, identity check")
     return p
 
 

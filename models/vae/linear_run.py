@@ -135,19 +135,20 @@ def run_linear(args: Any, device: torch.device) -> tuple[dict[str, Any], list[st
     3. the argmax lemma on a discretised 1-D model (:func:`run_lemma_check`).
     """
     n, D, K, seed = args.n, args.D, args.K, args.seed
-    identity = random_identity_check(seed=seed)
+    identity = random_identity_check(args.n_models, seed=seed)
     x, truth = sample_ppca_data(n, D, K, sigma2=0.1, seed=seed)
     x = x.to(device)
     results: dict[str, LinearTrainResult] = {}
     training: dict[str, Any] = {}
-    config = {k: getattr(args, k) for k in ("seed", "n", "D", "K", "lr", "batch_size", "epochs")}
+    keys = ("seed", "n", "D", "K", "lr", "batch_size", "epochs", "polish_steps")
+    config = {k: getattr(args, k) for k in keys}
     for name, full in (("full", True), ("diagonal", False)):
         ckpt = Checkpoint(
             args.out / f"checkpoint-{name}.pt", model="vae_linear", config={**config, "S": name}
         )
         res = train_linear_vae(
             x, K, full_cov=full, steps=args.epochs, lr=args.lr, batch_size=args.batch_size,
-            seed=seed, progress=not args.quiet, checkpoint=ckpt,
+            polish_steps=args.polish_steps, seed=seed, progress=not args.quiet, checkpoint=ckpt,
             resume=args.resume and ckpt.path.exists(),
         )  # fmt: skip
         results[name] = res
@@ -165,7 +166,7 @@ def run_linear(args: Any, device: torch.device) -> tuple[dict[str, Any], list[st
         "training": {
             "data": {"n": n, "D": D, "K": K, "true_sigma2": float(truth["sigma2"])},
             "optimizer": f"Adam lr {args.lr:g} (cosine) for {args.epochs} epochs, then L-BFGS "
-            "to convergence (at most 1500 iterations)",
+            f"to convergence (at most {args.polish_steps} iterations)",
             **training,
         },
         "argmax_lemma": {k: v for k, v in lemma.items() if not k.startswith("_")},
