@@ -94,6 +94,7 @@ def test_wheel_contains_klmath_only(tmp_path: Path) -> None:
     # Build from a copy (models/ included, so its exclusion is what is tested), so no
     # build/ folder of the checkout, stale or not, enters the wheel.
     src = tmp_path / "src"
+    src.mkdir()
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for item in ("pyproject.toml", "README.md", "LICENSE", "klmath", "models"):
         if (ROOT / item).is_dir():
