@@ -14,6 +14,7 @@ import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -35,10 +36,10 @@ def _gz_files(arrays: dict, name: str) -> dict[str, bytes]:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    routes: dict[str, bytes] = {}
-    truncate: set[str] = set()
+    routes: ClassVar[dict[str, bytes]] = {}
+    truncate: ClassVar[set[str]] = set()
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         body = self.routes.get(self.path)
         if body is None:
             self.send_error(404)
@@ -96,7 +97,7 @@ def test_good_mirror_after_a_dead_one(tmp_path: Path, server, fixture) -> None:
                    progress=False, timeout=5)  # fmt: skip
     assert folder == tmp_path / "mnist"
     assert sorted(p.name for p in folder.iterdir()) == sorted(files)
-    x, y = load_dataset("mnist", "test", tmp_path)  # content verified against the catalog
+    x, _ = load_dataset("mnist", "test", tmp_path)  # content verified against the catalog
     np.testing.assert_array_equal(x, arrays["mnist", "test"][0])
     # a second fetch finds the verified files and downloads nothing
     handler.routes.clear()
@@ -125,7 +126,7 @@ def test_interrupted_download_leaves_no_partial_file(tmp_path: Path, server, fix
     files, sums, _ = fixture
     _publish(handler, "/cut/", files)
     handler.truncate.add("/cut/train-images-idx3-ubyte.gz")
-    with pytest.raises(FetchError, match="could not download mnist/train-images-idx3-ubyte.gz"):
+    with pytest.raises(FetchError, match=r"could not download mnist/train-images-idx3-ubyte\.gz"):
         fetch("mnist", tmp_path, mirrors=[f"{url}/cut/"], files=sums, progress=False)
     assert not (tmp_path / "mnist").exists()  # the first file failed: nothing was created
 

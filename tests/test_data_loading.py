@@ -237,8 +237,12 @@ def test_real_arrays_have_the_readme_class_counts(name: str, split: str) -> None
 
 # SHA-256 of the uncompressed IDX files of Fashion-MNIST, as shared/data/README.md lists them.
 FASHION_IDX_SHA256 = {
-    "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-    "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "train-images-idx3-ubyte.gz": (
+        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"
+    ),
+    "train-labels-idx1-ubyte.gz": (
+        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"
+    ),
     "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
@@ -266,9 +270,10 @@ def test_real_npz_resaved_is_accepted(tmp_path: Path) -> None:
         pytest.skip("kmnist.npz not in the data root")
     with np.load(src) as f:
         np.savez(tmp_path / "kmnist.npz", **{k: f[k] for k in f.files})
-    assert hashlib.sha256((tmp_path / "kmnist.npz").read_bytes()).hexdigest() != hashlib.sha256(
-        src.read_bytes()
-    ).hexdigest()
+    assert (
+        hashlib.sha256((tmp_path / "kmnist.npz").read_bytes()).hexdigest()
+        != hashlib.sha256(src.read_bytes()).hexdigest()
+    )
     x, _ = load_dataset("kmnist", "test", tmp_path)
     assert x.shape == (10_000, 28, 28)
     shutil.rmtree(tmp_path)

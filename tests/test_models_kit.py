@@ -191,7 +191,7 @@ def test_read_only_out_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         raise OSError(errno.EROFS, "Read-only file system")
 
     monkeypatch.setattr(cli_module.tempfile, "NamedTemporaryFile", read_only)
-    with pytest.raises(UserError, match="is not writable .Read-only file system"):
+    with pytest.raises(UserError, match=r"is not writable \(Read-only file system"):
         prepare_out(tmp_path / "out")
 
 

@@ -48,7 +48,7 @@ from models.kit import (
     write_record,
     write_report,
 )
-from models.kit.detection import detection_report
+from models.kit.detection import check_alpha, detection_report
 
 NAME = "autoencoder"
 DATASETS = ("mnist", "kmnist", "fashion-mnist")
@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     clock = Stopwatch()
     check_positive(args, "epochs", "batch_size", "lr", "k", "alpha", "latent_dim", "hidden")
     device = pick_device(args.device)
+    check_alpha(args.alpha, args.n_validation)
     set_threads(args.threads)
     require(DATASETS, args.data_root)
     out = prepare_out(args.out)

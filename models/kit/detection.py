@@ -27,6 +27,7 @@ __all__ = [
     "auroc",
     "average_precision",
     "cantelli_bound",
+    "check_alpha",
     "detection_report",
     "error_rates",
     "quantile_threshold",
@@ -196,6 +197,17 @@ def average_precision(labels: object, scores: object) -> float:
     tp = np.cumsum(pos)
     precision = tp / (tp + np.cumsum(neg))
     return float(np.sum(pos / y.sum() * precision))
+
+
+def check_alpha(alpha: float, n_validation: int) -> None:
+    """Raise UserError before any training when ``--alpha`` needs more validation scores."""
+    from models.kit.errors import UserError
+
+    if not 0.0 < alpha < 1.0:
+        raise UserError(f"--alpha must be in (0, 1), got {alpha}")
+    need = math.ceil(1 / alpha - 1 - 1e-9)
+    if n_validation < need:
+        raise UserError(f"--alpha {alpha} needs --n-validation >= {need}, got {n_validation}")
 
 
 def _ranking(normal: np.ndarray, anomaly: np.ndarray) -> dict[str, float]:

@@ -25,6 +25,7 @@ from models.kit import (
     write_record,
     write_report,
 )
+from models.kit.detection import check_alpha
 
 NAME = "vae"
 DEFAULTS = {"epochs": (2, 300), "batch_size": (128, None), "lr": (1e-3, 0.05)}  # (mnist, linear)
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     clock = Stopwatch()
     check_positive(args, "epochs", "batch_size", "lr", "latent_dim", "iwae_k", "k", "alpha")
     device = pick_device(args.device)
+    if not args.linear:
+        check_alpha(args.alpha, args.n_validation)
     set_threads(args.threads)
     if not args.linear:
         require(("mnist", "kmnist"), args.data_root)
