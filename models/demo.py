@@ -2,14 +2,16 @@
 
 Each stage is a command; its standard output goes to ``OUT/NAME.txt`` (the proof
 and benchmark tables) or its own folder, everything else to ``OUT/logs/NAME.log``.
-The models write their canonical records (``--record``) into ``docs/results/``, and
-the last stage re-renders the README's and the docs' tables from them. A failing
-stage stops the demo and shows the end of its log.
+The models write their canonical records (``--record``) into ``docs/results/``; a
+full run also records its own time (``demo_time``), and the last stage re-renders
+the README's and the docs' tables from the records. A failing stage stops the demo
+and shows the end of its log.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -38,7 +40,6 @@ def stages(out: Path) -> list[tuple[str, list[str], str | None]]:
          None),
         ("vae_mnist", [*model, "models.vae", "--out", f"{out}/vae_mnist", *common], None),
         ("report", [*model, "models.report", str(out)], None),
-        ("tables", [py, "docs/gen_results.py"], None),
     ]  # fmt: skip
 
 
@@ -50,9 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     logs = args.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     todo = [s for s in stages(args.out) if args.only is None or s[0] in args.only]
+    total = len(todo) + (args.only is None)
     start = time.perf_counter()
+    seconds_by_stage: dict[str, float] = {}
+    load = 0.0
     for i, (name, command, stdout) in enumerate(todo, 1):
-        print(f"[{i:2d}/{len(todo)}] {name:<18}", end=" ", flush=True)
+        print(f"[{i:2d}/{total}] {name:<18}", end=" ", flush=True)
         t0 = time.perf_counter()
         log = logs / f"{name}.log"
         with log.open("w") as err:
