@@ -72,9 +72,28 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(log.read_text().splitlines()[-15:]))
             return rc
         print(f"ok {seconds:7.1f} s" + (f"  -> {args.out / stdout}" if stdout else ""))
-    print(
-        f"all {len(todo)} stages in {time.perf_counter() - start:.0f} s; see {args.out}/REPORT.md"
-    )
+        seconds_by_stage[name] = round(seconds, 1)
+        load += os.getloadavg()[0] * seconds
+    elapsed = time.perf_counter() - start
+    if args.only is None:  # a full run: record its time, then render the pages' tables
+        from klmath._records import write_record
+
+        write_record(
+            "demo_time",
+            {"seconds": elapsed, "stages": seconds_by_stage, "load_average": load / elapsed},
+            command="make demo",
+            notes="wall-clock seconds of each stage of python -m models.demo; load_average is "
+            "the 1-minute load average sampled after each stage, weighted by its duration",
+        )
+        print(f"[{total:2d}/{total}] {'tables':<18}", end=" ", flush=True)
+        t0 = time.perf_counter()
+        rc = subprocess.run(
+            [sys.executable, "docs/gen_results.py"], capture_output=True, text=True, check=False
+        ).returncode
+        print(f"{'ok' if rc == 0 else f'FAILED (exit {rc})'} {time.perf_counter() - t0:7.1f} s")
+        if rc:
+            return rc
+    print(f"all stages in {time.perf_counter() - start:.0f} s; see {args.out}/REPORT.md")
     return 0
 
 
