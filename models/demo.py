@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -43,6 +44,11 @@ def stages(out: Path) -> list[tuple[str, list[str], str | None]]:
     ]  # fmt: skip
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models.demo", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder")
@@ -54,10 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     total = len(todo) + (args.only is None)
     start = time.perf_counter()
     seconds_by_stage: dict[str, float] = {}
+    cpu_by_stage: dict[str, float] = {}
     load = 0.0
     for i, (name, command, stdout) in enumerate(todo, 1):
         print(f"[{i:2d}/{total}] {name:<18}", end=" ", flush=True)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _children_cpu()
         log = logs / f"{name}.log"
         with log.open("w") as err:
             target = (args.out / stdout).open("w") if stdout else err
@@ -71,8 +78,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED (exit {rc}) after {seconds:.1f} s; end of {log}:")
             print("\n".join(log.read_text().splitlines()[-15:]))
             return rc
-        print(f"ok {seconds:7.1f} s" + (f"  -> {args.out / stdout}" if stdout else ""))
+        cpu = _children_cpu() - cpu0
+        print(
+            f"ok {seconds:7.1f} s ({cpu:.1f} s CPU)"
+            + (f" -> {args.out / stdout}" if stdout else "")
+        )
         seconds_by_stage[name] = round(seconds, 1)
+        cpu_by_stage[name] = round(cpu, 1)
         load += os.getloadavg()[0] * seconds
     elapsed = time.perf_counter() - start
     if args.only is None:  # a full run: record its time, then render the pages' tables
@@ -80,10 +92,17 @@ def main(argv: list[str] | None = None) -> int:
 
         write_record(
             "demo_time",
-            {"seconds": elapsed, "stages": seconds_by_stage, "load_average": load / elapsed},
+            {
+                "seconds": elapsed,
+                "cpu_seconds": sum(cpu_by_stage.values()),
+                "stages": seconds_by_stage,
+                "stages_cpu_seconds": cpu_by_stage,
+                "load_average": load / elapsed,
+            },
             command="make demo",
-            notes="wall-clock seconds of each stage of python -m models.demo; load_average is "
-            "the 1-minute load average sampled after each stage, weighted by its duration",
+            notes="wall-clock and CPU seconds (user + system of the stage's processes) of each "
+            "stage of python -m models.demo; load_average is the 1-minute load average sampled "
+            "after each stage, weighted by its duration (the machine is shared)",
         )
         print(f"[{total:2d}/{total}] {'tables':<18}", end=" ", flush=True)
         t0 = time.perf_counter()
