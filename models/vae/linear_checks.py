@@ -120,7 +120,7 @@ def random_identity_check(
 
 
 def _c_matrix(W: Tensor, sigma2: Tensor) -> Tensor:
-    return W @ W.T + sigma2 * torch.eye(W.shape[0], dtype=W.dtype)
+    return W @ W.T + sigma2 * torch.eye(W.shape[0], dtype=W.dtype, device=W.device)
 
 
 def compare_with_ppca(model: LinearGaussianVAE, x: Tensor) -> dict[str, float]:
