@@ -157,9 +157,10 @@ CHANGED = {
 }
 
 
-def test_resume_without_checkpoint_is_an_error(tmp_path: Path, data_root: Path) -> None:
+@pytest.mark.parametrize("name", list(SMOKE))
+def test_resume_without_checkpoint_is_an_error(name: str, tmp_path: Path, data_root: Path) -> None:
     with pytest.raises(UserError, match="--resume: no checkpoint"):
-        _run("realnvp", tmp_path, data_root, "--resume")
+        _run(name, tmp_path, data_root, "--resume")
 
 
 @pytest.mark.parametrize(

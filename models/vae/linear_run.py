@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from models.kit import Checkpoint, TrainState, train
+from models.kit import Checkpoint, TrainState, UserError, train
 from models.kit.plotting import pyplot, save
 from models.vae.linear import LinearGaussianVAE, sample_ppca_data
 from models.vae.linear_checks import compare_with_ppca, random_identity_check, run_lemma_check
@@ -164,6 +164,8 @@ def run_linear(args: Any, device: torch.device) -> tuple[dict[str, Any], list[st
     3. the argmax lemma on a discretised 1-D model (:func:`run_lemma_check`).
     """
     n, D, K, seed = args.n, args.D, args.K, args.seed
+    if args.resume and not any(args.out.glob("checkpoint-*.pt")):
+        raise UserError(f"--resume: no checkpoint-*.pt in {args.out}; run without --resume")
     identity = random_identity_check(args.n_models, seed=seed)
     x, truth = sample_ppca_data(n, D, K, sigma2=0.1, seed=seed)
     x = x.to(device)
