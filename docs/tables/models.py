@@ -208,7 +208,46 @@ def realnvp(records: Any) -> str:
     return f"{head}\n\n{table}\n\n{tail}"
 
 
+def models_threads(records: Any) -> str:
+    v = _v(records, "models_threads")
+    rows = [
+        [name, f"{t['seconds_1_thread']:.3f}", f"{t['seconds_2_threads']:.3f}",
+         f"{t['ratio_2_over_1']:.2f}"]
+        for name, t in v["workloads"].items()
+    ]  # fmt: skip
+    table = markdown_table(["workload", "1 thread (s)", "2 threads (s)", "2 / 1"], rows, "lrrr")
+    slower = [n for n, t in v["workloads"].items() if t["ratio_2_over_1"] < 1]
+    verdict = (
+        f"Two threads help only {', '.join(slower)}"
+        if slower
+        else "One thread is faster for every workload"
+    )
+    return (
+        f"{table}\n\nBest of {v['repeats']} interleaved repeats "
+        f"({records['models_threads']['date'][:10]}, 1-minute load average "
+        f"{v['load_average_1min_at_end']:.1f} at the end: the machine is shared); 2 / 1 above 1 "
+        f"means one thread is faster. {verdict}; so every model defaults to `--threads 1`."
+    )
+
+
+def demo_stages(records: Any) -> str:
+    v = _v(records, "demo_time")
+    rows = [
+        [name, f"{sec:.1f}", f"{v['stages_cpu_seconds'][name]:.1f}"]
+        for name, sec in v["stages"].items()
+    ]
+    rows.append(["**total**", f"**{v['seconds']:.1f}**", f"**{v['cpu_seconds']:.1f}**"])
+    table = markdown_table(["stage", "wall (s)", "CPU (s)"], rows, "lrr")
+    return (
+        f"{table}\n\n`make demo` on 2 cores, {records['demo_time']['date'][:10]}, 1-minute load "
+        f"average {v['load_average']:.1f} during the run (the machine is shared with other work; "
+        "CPU seconds are what an otherwise idle machine would need, more or less)."
+    )
+
+
 TABLES = {
+    "models-threads": models_threads,
+    "demo-stages": demo_stages,
     "demo-time": demo_time,
     "flow1d": flow1d,
     "autoencoder": autoencoder,
