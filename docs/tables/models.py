@@ -26,13 +26,20 @@ def _sci(x: float, digits: int = 1) -> str:
     return f"{x:.{digits}e}".replace("e-0", "e−").replace("e-", "e−").replace("e+0", "e")
 
 
+def _ws(values: list[float]) -> str:
+    return ", ".join(f"{w:g}".replace("-", "−") for w in values)
+
+
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 def demo_time(records: Any) -> str:
     v = _v(records, "demo_time")
-    return f"{v['seconds'] / 60:.1f} minutes (at load average {v['load_average']:.1f})"
+    return (
+        f"{v['seconds'] / 60:.1f} minutes at load average {v['load_average']:.1f} "
+        f"({v['cpu_seconds'] / 60:.1f} minutes of CPU)"
+    )
 
 
 def flow1d(records: Any) -> str:
@@ -90,7 +97,7 @@ def autoencoder(records: Any) -> str:
     )
     rows = [
         ["KMNIST test", f"{v['k']:g}-σ",
-         f"{_pct(v['type_i_error'])} (Cantelli: ≤ {_pct(v['cantelli_type_i_bound'])})",
+         f"{_pct(v['type_i_error'])} (Cantelli: ≤ {100 * v['cantelli_type_i_bound']:.3g} %)",
          f"**{_pct(v['type_ii_error'])}**", f"**{v['auroc']:.5f}**",
          f"{v['average_precision']:.5f}"],
         ["Fashion-MNIST test", f"{v['k']:g}-σ", _pct(v["type_i_error"]),
@@ -134,8 +141,7 @@ def vae(records: Any) -> str:
         + (" (hypotheses and conclusion hold)" if cases["posterior_in_grid"]["conclusion_holds"]
            else " (NOT: see the record)")
         + ", and shows it fail when the encoder grid misses the posterior (argmax of the ELBO "
-        f"at w = {', '.join(f'{w:g}' for w in removed['argmax_g_w'])} instead of "
-        f"{', '.join(f'{w:g}' for w in removed['argmax_f_w'])})."
+        f"at w = {_ws(removed['argmax_g_w'])} instead of {_ws(removed['argmax_f_w'])})."
     )  # fmt: skip
 
     def row(name: str, r: dict) -> list[str]:
