@@ -37,6 +37,7 @@ __all__ = [
     "METADATA_KEYS",
     "SCHEMA",
     "Stopwatch",
+    "command_line",
     "device_label",
     "flatten_scalars",
     "render_markdown",
