@@ -135,9 +135,9 @@ def test_all_mirrors_dead_lists_each(tmp_path: Path, fixture) -> None:
     _, sums, _ = fixture
     dead = [_dead_url(), _dead_url()]
     with pytest.raises(FetchError) as info:
-        fetch("mnist", tmp_path, mirrors=dead, files=sums, progress=False, timeout=5)
+        fetch("mnist", tmp_path / "new", mirrors=dead, files=sums, progress=False, timeout=5)
     assert all(d in str(info.value) for d in dead) and "\n" not in str(info.value)
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # not even the destination folder
 
 
 def test_fetch_command_line(
