@@ -40,6 +40,9 @@ proofs: venv
 bench: venv
 	$(BIN)/python bench/gaussian_kl.py
 	$(BIN)/python bench/coupling.py
+	$(BIN)/python bench/import_cost.py
+	$(BIN)/python bench/mc_coverage.py
+	$(BIN)/python bench/mc_knn.py
 
 demo: venv
 	$(BIN)/python -m models.demo --out $(OUT)

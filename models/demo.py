@@ -30,6 +30,7 @@ def stages(out: Path) -> list[tuple[str, list[str], str | None]]:
         ("data", [*model, "models.data", "where", "--check"], None),
         ("proofs", [*model, "klmath.proofs"], "proofs.txt"),
         ("demo_kl", [py, "bench/demo_kl.py"], "demo_kl.txt"),
+        ("kl_near_identical", [py, "bench/kl_near_identical.py"], "kl_near_identical.txt"),
         ("bench_gaussian_kl", [py, "bench/gaussian_kl.py"], "bench_gaussian_kl.txt"),
         ("bench_coupling", [py, "bench/coupling.py"], "bench_coupling.txt"),
         ("flow1d", [*model, "models.flow1d", "--out", f"{out}/flow1d", *common], None),
