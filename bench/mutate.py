@@ -34,16 +34,13 @@ from klmath._records import write_record  # noqa: E402
 # would rerun every claim; tests/test_proofs_library.py runs the same library checks.
 TESTS: dict[str, list[str]] = {
     "gaussian": [
-        "tests/test_gaussian_properties.py",
-        "tests/test_gaussian_reference.py",
-        "tests/test_gaussian_errors.py",
-        "tests/test_gaussian_fast_paths.py",
+        "tests/test_gaussian_*.py",
         "tests/test_proofs_library.py",
     ],
-    "_gaussian_pairs": ["tests/test_registry_dispatch.py", "tests/test_registry_torch_agreement.py"],
-    "registry": ["tests/test_registry_dispatch.py", "tests/test_registry_torch_agreement.py"],
-    "montecarlo": ["tests/test_montecarlo_estimators.py", "tests/test_montecarlo_errors.py"],
-    "mixture": ["tests/test_montecarlo_mixture.py"],
+    "_gaussian_pairs": ["tests/test_registry_*.py"],
+    "registry": ["tests/test_registry_*.py"],
+    "montecarlo": ["tests/test_montecarlo_*.py"],
+    "mixture": ["tests/test_montecarlo_mixture.py", "tests/test_mixture_*.py"],
     "coupling": [
         "tests/test_coupling_properties.py",
         "tests/test_coupling_errors.py",
@@ -53,10 +50,11 @@ TESTS: dict[str, list[str]] = {
     "flow1d": [
         "tests/test_flow1d_properties.py",
         "tests/test_flow1d_errors.py",
+        "tests/test_flow1d_inverse_ends.py",
         "tests/test_proofs_numerics.py",
         "tests/test_proofs_library.py",
     ],
-    "lemma": ["tests/test_lemma_properties.py", "tests/test_proofs_library.py"],
+    "lemma": ["tests/test_lemma_*.py", "tests/test_proofs_library.py"],
 }
 
 _COPY = ("klmath", "tests", "pyproject.toml", "docs/results")

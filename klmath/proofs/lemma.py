@@ -113,7 +113,7 @@ def _solver(*formulas: Any) -> Any:
     import z3
 
     solver = z3.Solver()
-    solver.set("timeout", 20_000)
+    solver.set("timeout", 10_000)
     solver.add(*formulas)
     return solver
 
@@ -121,13 +121,13 @@ def _solver(*formulas: Any) -> Any:
 def _first_order(statement: LemmaStatement) -> Iterator[Step]:
     axioms, subset, superset = _z3_problem(statement.hypotheses)
     yield require_unsat(
+        _solver(*axioms, superset),
+        "(⊇) z3: the hypotheses and (θ₀, φ) ∈ argmax g with θ₀ ∉ argmax f are unsatisfiable",
+    )
+    yield require_unsat(
         _solver(*axioms, subset),
         "(⊆) z3: the hypotheses and θ₀ ∈ argmax f with no φ making (θ₀, φ) a maximiser of g are "
         "unsatisfiable, for uninterpreted sorts Θ, Φ (all sets) and functions f, g, h",
-    )
-    yield require_unsat(
-        _solver(*axioms, superset),
-        "(⊇) z3: the hypotheses and (θ₀, φ) ∈ argmax g with θ₀ ∉ argmax f are unsatisfiable",
     )
     weaker = tuple(h for h in statement.hypotheses if h != "attained_zero")
     axioms, _, superset = _z3_problem(weaker)
