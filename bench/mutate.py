@@ -69,7 +69,9 @@ def _config(module: str, tests: list[str]) -> str:
         'source_paths = ["klmath"]\n'
         f'only_mutate = ["klmath/{module}.py"]\n'
         f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]\n'
+        # The patched-copy tests run the proofs on a copy of klmath in a subprocess:
+        # meaningless (and failing) inside mutmut's trampolined copy.
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "-k", "not patched"]\n'
     )
 
 
@@ -123,8 +125,12 @@ def run(module: str, max_children: int) -> dict[str, object]:
     for state in status.values():
         counts[state] = counts.get(state, 0) + 1
     judged = {k: v for k, v in status.items() if v not in ("skipped", "not checked")}
-    killed = sum(v in ("killed", "timeout", "segfault", "caught by type check") for v in judged.values())
-    survivors = {k: _diff(work, mutmut, k) for k, v in status.items() if v in ("survived", "no tests")}
+    killed = sum(
+        v in ("killed", "timeout", "segfault", "caught by type check") for v in judged.values()
+    )
+    survivors = {
+        k: _diff(work, mutmut, k) for k, v in status.items() if v in ("survived", "no tests")
+    }
     values = {
         "module": module,
         "mutants": len(status),

@@ -34,8 +34,16 @@ def _f(x: float, weights: list[mpmath.mpf], mu: np.ndarray, tau: np.ndarray) -> 
 @pytest.mark.parametrize(
     ("w", "mu", "tau"),
     [
-        (np.log([0.1, 0.2, 0.3, 0.7]), np.array([-1.0, 0.2, 0.5, 1.5]), np.log([0.5, 1.0, 0.3, 0.8])),
-        (np.array([0.82177, -1.38128, -2.75416]), np.array([1.88, 2.48, 0.64]), np.array([-0.55, 1.21, 0.67])),
+        (
+            np.log([0.1, 0.2, 0.3, 0.7]),
+            np.array([-1.0, 0.2, 0.5, 1.5]),
+            np.log([0.5, 1.0, 0.3, 0.8]),
+        ),
+        (
+            np.array([0.82177, -1.38128, -2.75416]),
+            np.array([1.88, 2.48, 0.64]),
+            np.array([-0.55, 1.21, 0.67]),
+        ),
     ],
 )
 def test_the_last_ulps_before_the_ends(w: np.ndarray, mu: np.ndarray, tau: np.ndarray) -> None:
@@ -53,7 +61,9 @@ def test_the_last_ulps_before_the_ends(w: np.ndarray, mu: np.ndarray, tau: np.nd
             zs.append(z)
             z = math.nextafter(z, 0.0)
         zs.append(math.nextafter(sign * hi, sign * math.inf))  # ... and the one above
-    res = flow1d_inverse(torch.tensor(zs, dtype=torch.float64), *[torch.tensor(a) for a in (w, mu, tau)])
+    res = flow1d_inverse(
+        torch.tensor(zs, dtype=torch.float64), *[torch.tensor(a) for a in (w, mu, tau)]
+    )
     for z, x, outside in zip(zs, res.x.tolist(), res.no_preimage.tolist(), strict=True):
         exactly_outside = abs(mpmath.mpf(z)) >= half
         assert outside == exactly_outside, (z, outside)

@@ -144,7 +144,9 @@ def _mp_diag_kl(v0: np.ndarray, v1: np.ndarray) -> list[float]:
     "u",
     [
         pytest.param(np.linspace(-0.2499, 0.2499, 200), id="series-range"),
-        pytest.param(np.concatenate([np.linspace(-6, -0.7, 100), np.linspace(0.7, 3, 50)]), id="far"),
+        pytest.param(
+            np.concatenate([np.linspace(-6, -0.7, 100), np.linspace(0.7, 3, 50)]), id="far"
+        ),
     ],
 )
 def test_float32_diagonal_terms_are_accurate(grad: bool, u: np.ndarray) -> None:

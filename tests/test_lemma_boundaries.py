@@ -68,8 +68,16 @@ def test_lists_and_integer_tables_are_accepted() -> None:
 @pytest.mark.parametrize(
     ("g", "h", "match"),
     [
-        ({"a": 1}, np.zeros((1, 1)), r"^g must be a NumPy array of shape \(n_theta, n_phi\), got dict$"),
-        (np.zeros((2, 2)), np.zeros((2, 3)), r"^g and h must have the same shape \(n_theta, n_phi\), got"),
+        (
+            {"a": 1},
+            np.zeros((1, 1)),
+            r"^g must be a NumPy array of shape \(n_theta, n_phi\), got dict$",
+        ),
+        (
+            np.zeros((2, 2)),
+            np.zeros((2, 3)),
+            r"^g and h must have the same shape \(n_theta, n_phi\), got",
+        ),
     ],
 )
 def test_messages_name_the_argument(g: object, h: object, match: str) -> None:

@@ -23,7 +23,11 @@ from klmath.mixture import gaussian_mixture_kl_bounds
 
 def _mixture(rng: np.random.Generator, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     logits = rng.normal(0.0, 1.0, k)
-    return logits - special.logsumexp(logits), rng.normal(0.0, 2.0, k), np.exp(rng.uniform(-1, 0.7, k))
+    return (
+        logits - special.logsumexp(logits),
+        rng.normal(0.0, 2.0, k),
+        np.exp(rng.uniform(-1, 0.7, k)),
+    )
 
 
 def _log_density(x: np.ndarray, log_w: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:

@@ -101,7 +101,7 @@ def _wrong_flow(which: str) -> sp.And:
     for part in stated.args:
         lhs = part.lhs
         if which == "mass" and isinstance(lhs, sp.Integral):
-            total = [a for a in part.rhs.atoms(sp.Sum)][0]
+            total = next(iter(part.rhs.atoms(sp.Sum)))
             part = sp.Eq(lhs, 2 * PHI(total) - 1)  # 2Φ(S) − 1 instead of 2Φ(S/2) − 1
         if which == "offset" and isinstance(lhs, sp.Derivative):
             f = lhs.expr
@@ -112,8 +112,12 @@ def _wrong_flow(which: str) -> sp.And:
 
 
 WRONG = [
-    pytest.param(proofs.gaussian_kl_closed_form, _wrong_gaussian_half, id="gaussian-half-to-quarter"),
-    pytest.param(proofs.gaussian_kl_closed_form, _wrong_gaussian_sign, id="gaussian-without-minus-d"),
+    pytest.param(
+        proofs.gaussian_kl_closed_form, _wrong_gaussian_half, id="gaussian-half-to-quarter"
+    ),
+    pytest.param(
+        proofs.gaussian_kl_closed_form, _wrong_gaussian_sign, id="gaussian-without-minus-d"
+    ),
     pytest.param(proofs.kl_nonnegative, lambda: sp.Le(nonnegative_statement().lhs, 0), id="kl-le"),
     pytest.param(proofs.kl_nonnegative, lambda: sp.Gt(nonnegative_statement().lhs, 0), id="kl-gt"),
     pytest.param(proofs.kl_additivity, _wrong_additivity, id="additivity-twice"),

@@ -34,14 +34,27 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # (file, exact text, replacement): each is a plausible slip, not a crash.
 BREAKAGES = [
-    ("gaussian.py", "terms = _expm1_minus_x(_log_ratio(v0, v1)) + (m1 - m0).square() / v1",
-     "terms = _expm1_minus_x(_log_ratio(v0, v1)) + (m1 - m0).square() / v0"),
-    ("gaussian.py", "return squares.mul_(0.5).add_(_diagonal_terms(diag0, diag1))",
-     "return squares.mul_(0.5).add_(_diagonal_terms(diag1, diag0))"),
-    ("coupling.py", "return self._assemble(x_cond, z_trans), s.sum(-1)",
-     "return self._assemble(x_cond, z_trans), s[..., 1:].sum(-1)"),
+    (
+        "gaussian.py",
+        "terms = _expm1_minus_x(_log_ratio(v0, v1)) + (m1 - m0).square() / v1",
+        "terms = _expm1_minus_x(_log_ratio(v0, v1)) + (m1 - m0).square() / v0",
+    ),
+    (
+        "gaussian.py",
+        "return squares.mul_(0.5).add_(_diagonal_terms(diag0, diag1))",
+        "return squares.mul_(0.5).add_(_diagonal_terms(diag1, diag0))",
+    ),
+    (
+        "coupling.py",
+        "return self._assemble(x_cond, z_trans), s.sum(-1)",
+        "return self._assemble(x_cond, z_trans), s[..., 1:].sum(-1)",
+    ),
     ("flow1d.py", "gap = (sh_hi - z.abs()) + sh_lo", "gap = sh_hi - z.abs()"),
-    ("lemma.py", "positive = np.flatnonzero(row_min > tol)", "positive = np.flatnonzero(row_min > 1)"),
+    (
+        "lemma.py",
+        "positive = np.flatnonzero(row_min > tol)",
+        "positive = np.flatnonzero(row_min > 1)",
+    ),
 ]
 CLAIMS = ["gaussian_kl_closed_form", "coupling_log_det", "argmax_lemma", "flow1d_facts"]
 
@@ -59,9 +72,7 @@ def test_proofs_fail_on_a_patched_copy_of_the_library(tmp_path: Path) -> None:
     args = [sys.executable, "-m", "klmath.proofs", "--json", str(out)]
     for name in CLAIMS:
         args += ["--claim", name]
-    done = subprocess.run(
-        args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
-    )
+    done = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
     data = json.loads(out.read_text())
     status = {c["name"]: (c["status"], c["detail"]) for c in data["claims"]}
@@ -71,22 +82,32 @@ def test_proofs_fail_on_a_patched_copy_of_the_library(tmp_path: Path) -> None:
 
 
 def test_the_patched_copy_is_what_the_subprocess_imports(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "klmath", tmp_path / "klmath", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "klmath", tmp_path / "klmath", ignore=shutil.ignore_patterns("__pycache__")
+    )
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     done = subprocess.run(
         [sys.executable, "-c", "import klmath; print(klmath.__file__)"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, check=True,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert done.stdout.strip().startswith(str(tmp_path))
 
 
 def _diag_paths(grad: bool) -> list[library.LibraryPath]:
-    return [p for p in library.GAUSSIAN_PATHS if p.function == "gaussian_kl_diag" and p.grad == grad]
+    return [
+        p for p in library.GAUSSIAN_PATHS if p.function == "gaussian_kl_diag" and p.grad == grad
+    ]
 
 
 def test_careful_diagonal_path_with_v0_instead_of_v1_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     rhs = gaussian_statement().rhs
-    assert len(list(library.gaussian_library_checks(rhs, _diag_paths(True)))) == len(_diag_paths(True))
+    assert len(list(library.gaussian_library_checks(rhs, _diag_paths(True)))) == len(
+        _diag_paths(True)
+    )
     original = gaussian_module._log_ratio
 
     def swapped(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -97,7 +118,9 @@ def test_careful_diagonal_path_with_v0_instead_of_v1_fails(monkeypatch: pytest.M
         list(library.gaussian_library_checks(rhs, _diag_paths(True)))
 
 
-def test_fast_diagonal_series_with_a_wrong_coefficient_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fast_diagonal_series_with_a_wrong_coefficient_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rhs = gaussian_statement().rhs
     near = [p for p in library.GAUSSIAN_PATHS if p.near and not p.grad and "diag" in p.function]
     coeffs = list(gaussian_module._SERIES_COEFFS)

@@ -2,7 +2,9 @@
 
 Options: ``--steps`` also prints each claim's proof steps; ``--json PATH`` writes the
 results (statement, generality, status, seconds, steps, concrete-size steps, theorems
-used) as JSON; ``--claim NAME`` (repeatable) runs only the named claims.
+used) as JSON; ``--claim NAME`` (repeatable) runs only the named claims; ``--record``
+writes the run as the record ``proofs`` (``docs/results/proofs.json``, see
+:mod:`klmath._records`), from which the README and the docs quote the timings.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     parser.add_argument(
         "--claim", action="append", default=None, help="run only this claim (repeatable)"
+    )
+    parser.add_argument(
+        "--record", action="store_true", help="write the run as the record 'proofs'"
     )
     args = parser.parse_args(argv)
     claims = CLAIMS
@@ -61,15 +66,25 @@ def main(argv: list[str] | None = None) -> int:
     total, cpu_total = time.perf_counter() - start, time.process_time() - cpu_start
     verified = sum(r.verified for r in results)
     print(f"{verified}/{len(results)} claims verified in {total:.2f} s wall, {cpu_total:.2f} s CPU")
+    payload = {
+        "verified": verified,
+        "claims": [r.as_dict() for r in results],
+        "seconds": total,
+        "cpu_seconds": cpu_total,
+    }
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "verified": verified,
-            "claims": [r.as_dict() for r in results],
-            "seconds": total,
-            "cpu_seconds": cpu_total,
-        }
         args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    if args.record:
+        from klmath._records import write_record
+
+        write_record(
+            "proofs",
+            payload,
+            command="python -m klmath.proofs --record",
+            notes="seconds: wall time; cpu_seconds: CPU time of the process (SymPy, mpmath "
+            "and z3 are single-threaded, so CPU time is what a run costs on a quiet machine)",
+        )
     return 0 if verified == len(results) else 1
 
 

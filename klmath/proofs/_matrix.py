@@ -40,9 +40,11 @@ def _unpow(expr: MatrixExpr) -> MatrixExpr:
     def scaled_identity(e: Any) -> bool:
         if not (isinstance(e, sp.MatPow) and e.exp.is_Integer and e.exp > 0):
             return False
-        coeff, rest = e.base.as_coeff_mmul()
+        _, rest = e.base.as_coeff_mmul()
         return isinstance(rest, sp.Identity) or (
-            isinstance(rest, MatMul) and len(rest.args) == 1 and isinstance(rest.args[0], sp.Identity)
+            isinstance(rest, MatMul)
+            and len(rest.args) == 1
+            and isinstance(rest.args[0], sp.Identity)
         )
 
     def expand(e: Any) -> Any:
@@ -109,7 +111,7 @@ def _det(arg: MatrixExpr) -> sp.Expr:
     if isinstance(arg, MatMul):
         coeff, product = arg.as_coeff_mmul()
         factors = product.args if isinstance(product, MatMul) else (product,)
-        return coeff ** arg.rows * sp.Mul(*[_det(f) for f in factors])
+        return coeff**arg.rows * sp.Mul(*[_det(f) for f in factors])
     if isinstance(arg, sp.Transpose):
         return _det(arg.arg)
     if isinstance(arg, sp.Inverse):

@@ -42,11 +42,11 @@ from klmath.proofs._record import (
 __all__ = [
     "CouplingSymbols",
     "coupling_jacobian",
-    "coupling_statement",
     "coupling_jacobian_for_all_masks",
     "coupling_jacobian_reference",
     "coupling_log_det",
     "coupling_log_det_reference",
+    "coupling_statement",
 ]
 
 MAX_N = 5
@@ -130,7 +130,10 @@ S_FUNCTION = sp.Function("s", real=True)
 
 def coupling_statement() -> sp.Eq:
     """The stored statement: log|det ∂z/∂x| = Σⱼ₌₁^{n−|Ω|} sⱼ(x_Ω), n and |Ω| symbolic."""
-    n, k = sp.Symbol("n", integer=True, positive=True), sp.Symbol("|Ω|", integer=True, nonnegative=True)
+    n, k = (
+        sp.Symbol("n", integer=True, positive=True),
+        sp.Symbol("|Ω|", integer=True, nonnegative=True),
+    )
     j = sp.Symbol("j", integer=True, positive=True)
     jac = sp.MatrixSymbol("J", n, n)
     return sp.Eq(
@@ -151,18 +154,18 @@ def _permutation() -> Step:
 
 
 def _blocks() -> Step:
-    i, l = sp.symbols("i l", integer=True)
+    i, j = sp.symbols("i j", integer=True)
     a, b = sp.IndexedBase("x_Omega", real=True), sp.IndexedBase("x_Omegac", real=True)
     block = sp.Symbol("x_Ω")  # s and t depend on the Ω block only
     s, t = sp.Function("s", real=True), sp.Function("t", real=True)
     z_a = a[i]
     z_b = b[i] * sp.exp(s(i, block)) + t(i, block)
     return require(
-        sp.diff(z_a, a[l]) == sp.KroneckerDelta(i, l)
-        and sp.diff(z_a, b[l]) == 0
-        and sp.expand(sp.diff(z_b, b[l]) - sp.KroneckerDelta(i, l) * sp.exp(s(i, block))) == 0,
-        "in σ order, for symbolic indices i, l: ∂(z_Ω)ᵢ/∂(x_Ω)ₗ = δᵢₗ (I_k), ∂(z_Ω)ᵢ/∂(x_Ωᶜ)ₗ = 0, "
-        "∂(z_Ωᶜ)ᵢ/∂(x_Ωᶜ)ₗ = δᵢₗ e^{sᵢ(x_Ω)} (diag(e^s)): J′ = [[I, 0], [C, diag(e^s)]]",
+        sp.diff(z_a, a[j]) == sp.KroneckerDelta(i, j)
+        and sp.diff(z_a, b[j]) == 0
+        and sp.expand(sp.diff(z_b, b[j]) - sp.KroneckerDelta(i, j) * sp.exp(s(i, block))) == 0,
+        "in σ order, for symbolic indices i, j: ∂(z_Ω)ᵢ/∂(x_Ω)ⱼ = δᵢⱼ (I_k), ∂(z_Ω)ᵢ/∂(x_Ωᶜ)ⱼ = 0, "
+        "∂(z_Ωᶜ)ᵢ/∂(x_Ωᶜ)ⱼ = δᵢⱼ e^{sᵢ(x_Ω)} (diag(e^s)): J′ = [[I, 0], [C, diag(e^s)]]",
     )
 
 
@@ -194,15 +197,18 @@ def _diag_exp(m_sym: sp.Symbol) -> tuple[Step, sp.Expr]:
     m = sp.Symbol("m", integer=True, positive=True)
     dm = sp.MatrixSymbol("D_m", m, m)
     nxt = sp.BlockDiagMatrix(dm, sp.Identity(1) * sp.exp(sv[m + 1]))
-    det_next = sp.Determinant(nxt).doit().replace(
-        lambda e: isinstance(e, sp.Determinant) and isinstance(e.arg, sp.Identity),
-        lambda e: sp.Integer(1),
+    det_next = (
+        sp.Determinant(nxt)
+        .doit()
+        .replace(
+            lambda e: isinstance(e, sp.Determinant) and isinstance(e.arg, sp.Identity),
+            lambda e: sp.Integer(1),
+        )
     )
     hypothesis = {sp.Determinant(dm): sp.exp(sp.Sum(sv[j], (j, 1, m)))}
     step = require_zero(
-        sp.powsimp(det_next.subs(hypothesis)) - sp.powsimp(
-            sp.exp(sp.Sum(sv[j], (j, 1, m)) + sv[m + 1])
-        ),
+        sp.powsimp(det_next.subs(hypothesis))
+        - sp.powsimp(sp.exp(sp.Sum(sv[j], (j, 1, m)) + sv[m + 1])),
         "m → m+1: det diag(D_m, e^{s_{m+1}}) = det(D_m)·e^{s_{m+1}} = exp(Σ_{j≤m+1} sⱼ)",
     )
     result = sp.Sum(sv[j], (j, 1, m_sym))

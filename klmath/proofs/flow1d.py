@@ -64,7 +64,10 @@ def flow1d_statement() -> sp.And:
         sp.Gt(sp.Derivative(f, x), 0),
         sp.Eq(sp.Limit(f, x, sp.oo), total / 2),
         sp.Eq(sp.Limit(f, x, -sp.oo), -total / 2),
-        sp.Eq(sp.Integral(SMALL_PHI(f) * sp.Derivative(f, x), (x, -sp.oo, sp.oo)), 2 * PHI(total / 2) - 1),
+        sp.Eq(
+            sp.Integral(SMALL_PHI(f) * sp.Derivative(f, x), (x, -sp.oo, sp.oo)),
+            2 * PHI(total / 2) - 1,
+        ),
         evaluate=False,
     )
 
@@ -151,7 +154,10 @@ def flow1d_facts(statement: sp.And) -> Iterator[Step]:
         f"lim_(x→±∞) of each term e^{{wᵢ}}(Φ(uᵢ) − ½) = {limits[0]}, {limits[1]} (SymPy), "
         "u = (x − μᵢ)e^{−τᵢ} increasing in x",
     )
-    for label, got, stated in (("+", derived[0], parts["upper"]), ("−", derived[1], parts["lower"])):
+    for label, got, stated in (
+        ("+", derived[0], parts["upper"]),
+        ("−", derived[1], parts["lower"]),
+    ):
         yield require_zero(
             sp.simplify(got - stated),
             f"lim_(x→{label}∞) f(x) = Σᵢ lim(term) = {label}S/2: equals the stated limit",

@@ -37,6 +37,7 @@ Proved for symbolic d, with SymPy matrix expressions of symbolic size
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from typing import Any
@@ -149,7 +150,11 @@ def _trace(m: Any) -> sp.Expr:
 def _log_normal(x: Any, mean: Any, cov: Any, d: sp.Expr) -> sp.Expr:
     """log N(x; mean, cov) = −d/2 log 2π − ½ log det cov − ½ (x − mean)ᵀ cov⁻¹ (x − mean)."""
     diff = x - mean
-    return -d / 2 * sp.log(2 * sp.pi) - _HALF * _logdet(cov) - _HALF * _trace(diff.T * _inv(cov) * diff)
+    return (
+        -d / 2 * sp.log(2 * sp.pi)
+        - _HALF * _logdet(cov)
+        - _HALF * _trace(diff.T * _inv(cov) * diff)
+    )
 
 
 def _affine_invariance() -> Iterator[Step]:
@@ -292,7 +297,8 @@ def _derived_rhs() -> Iterator[Step | sp.Expr]:
     nu, lam = sp.Symbol("nu", real=True), sp.Symbol("lam", positive=True)
     yield require_zero(
         sp.expand_log(
-            kl1.subs({m0: nu, s0: sp.sqrt(lam), m1: 0, s1: 1}) - _HALF * (lam + nu**2 - 1 - sp.log(lam)),
+            kl1.subs({m0: nu, s0: sp.sqrt(lam), m1: 0, s1: 1})
+            - _HALF * (lam + nu**2 - 1 - sp.log(lam)),
             force=True,
         ),
         "(d) each coordinate: KL(N(νᵢ, λᵢ) ‖ N(0, 1)) = ½(λᵢ + νᵢ² − 1 − log λᵢ) from (a)",
@@ -325,9 +331,7 @@ def _derived_rhs() -> Iterator[Step | sp.Expr]:
 def _triangular_lemmas() -> Iterator[Step]:
     """det L = Π Lᵢᵢ and (L₁⁻¹L₀)ᵢᵢ = L₀ᵢᵢ/L₁ᵢᵢ, lower triangular, for every d (induction)."""
     a0, a1, c0 = sp.symbols("a0 a1 c0", positive=True)
-    base_det = require(
-        sp.Matrix([[a1]]).det() == a1, "d=1: det [l] = l"
-    )
+    base_det = require(sp.Matrix([[a1]]).det() == a1, "d=1: det [l] = l")
     base_diag = require(
         (sp.Matrix([[a1]]).inv() * sp.Matrix([[a0]]))[0, 0] == a0 / a1, "d=1: l₁⁻¹l₀ = l₀/l₁"
     )
@@ -381,8 +385,11 @@ def _code_form(statement_rhs: sp.Expr) -> Iterator[Step]:
     )
     yield from _triangular_lemmas()
     # With Σₖ = LₖLₖᵀ: tr M − d − log det M = Σᵢ(Mᵢᵢ − 1 − log Mᵢᵢ) by the lemmas.
-    code = _HALF * (sp.Trace(x.T * x) + sp.Trace(delta.T * delta)) + sp.Trace(m) - d - sp.log(
-        sp.Determinant(m)
+    code = (
+        _HALF * (sp.Trace(x.T * x) + sp.Trace(delta.T * delta))
+        + sp.Trace(m)
+        - d
+        - sp.log(sp.Determinant(m))
     )
     stated = statement_rhs.subs({s0: l0 * l0.T, s1: l1 * l1.T})
     yield require_zero(
@@ -439,7 +446,9 @@ def _scalar_forms() -> Iterator[Step]:
     kl1, (m0, m1, s0, s1) = _kl_1d()
     ratio = s0**2 / s1**2
     yield require_zero(
-        sp.expand_log(kl1 - _HALF * (ratio - 1 - sp.log(ratio) + (m1 - m0) ** 2 / s1**2), force=True),
+        sp.expand_log(
+            kl1 - _HALF * (ratio - 1 - sp.log(ratio) + (m1 - m0) ** 2 / s1**2), force=True
+        ),
         "(e) diagonal form: each coordinate is ½(s − 1 − log s + (μ1 − μ0)²/σ1²), s = σ0²/σ1² "
         "(so gaussian_kl_diag = Σᵢ of these by (c), (d))",
     )
@@ -453,17 +462,18 @@ def _library_constants() -> Iterator[Step]:
     exact = [Fraction(1, int(sp.factorial(k + 2))) for k in range(len(coeffs))]
     # Each float is the nearest double to 1/(k+2)!: within half an ulp.
     nearest = all(
-        abs(Fraction(c) - e) <= Fraction(abs(float.fromhex(c.hex())) * 2.0**-53) for c, e in zip(coeffs, exact)
+        abs(Fraction(c) - e) <= Fraction(math.ulp(c)) / 2
+        for c, e in zip(coeffs, exact, strict=True)
     )
     yield require(
         nearest and len(coeffs) >= 1,
-        f"(e) the library's {len(coeffs)} series coefficients are 1/(k+2)!, k = 0..{len(coeffs) - 1}, "
-        "each to half an ulp",
+        f"(e) the library's {len(coeffs)} series coefficients are 1/(k+2)!, "
+        f"k = 0..{len(coeffs) - 1}, each to half an ulp",
     )
     rho = Fraction(lib._SERIES_RADIUS)
 
     def truncation(terms: int) -> Fraction:
-        # |first omitted + rest| / (eᵛ − 1 − v) ≤ 2ρ^K/(K+2)! / ((1 − ρ/(K+3))(1 − ρ/3)) for |v| ≤ ρ.
+        # For |v| ≤ ρ: |omitted terms| / (eᵛ − 1 − v) ≤ 2ρ^K/(K+2)! / ((1 − ρ/(K+3))(1 − ρ/3)).
         head = 2 * rho**terms / Fraction(int(sp.factorial(terms + 2)))
         return head / ((1 - rho / (terms + 3)) * (1 - rho / 3))
 
@@ -548,4 +558,3 @@ def gaussian_kl_reference(d: int) -> Callable[..., Any]:
 
     del d
     return kl
-

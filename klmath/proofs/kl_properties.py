@@ -163,7 +163,7 @@ def _peel(expr: sp.Expr, d: sp.Symbol) -> sp.Expr:
     """Rewrite each Σᵢ₌ₐ^{d+1} as Σᵢ₌ₐ^d + (term at d+1): the recursive definition of Σ."""
 
     def peel(s: sp.Sum) -> sp.Expr:
-        (i, lo, hi), = s.limits
+        ((i, lo, hi),) = s.limits
         return sp.Sum(s.function, (i, lo, hi - 1)) + s.function.subs(i, hi)
 
     return expr.replace(

@@ -103,7 +103,7 @@ def _mp_evaluate(expr: sp.Basic, env: dict[sp.Basic, Any], memo: dict) -> Any:
         seq = env[expr.base]
         return seq[int(mp_evaluate(expr.indices[0], env, memo)) - 1]
     if expr.is_Number or expr in (sp.pi, sp.E):
-        return _mp_number(expr)  # type: ignore[arg-type]
+        return _mp_number(expr)
     if isinstance(expr, sp.Identity):
         return mpmath.eye(int(mp_evaluate(expr.rows, env, memo)))
     if isinstance(expr, (sp.Add, sp.MatAdd)):
@@ -146,7 +146,7 @@ def _mp_evaluate(expr: sp.Basic, env: dict[sp.Basic, Any], memo: dict) -> Any:
             mp_evaluate(expr.function.xreplace({i: sp.Integer(k)}), env)
             for k in range(start, stop + 1)
         )
-    functions: dict[type, Callable[..., Any]] = {
+    functions: dict[Any, Callable[..., Any]] = {
         sp.exp: mpmath.exp,
         sp.log: mpmath.log,
         sp.erf: mpmath.erf,
@@ -326,15 +326,14 @@ def _pairs(args: Sequence[np.ndarray], function: str) -> Iterator[tuple[tuple[in
     """Each batch element's (mean0, cov0, mean1, cov1), covariances as matrices."""
     m0, s0, m1, s1 = (np.asarray(a, dtype=np.float64) for a in args)
     batch = np.broadcast_shapes(m0.shape[:-1], m1.shape[:-1])
+    ev = 1 if function == "gaussian_kl_diag" else 2
+    m0, m1 = (np.broadcast_to(m, (*batch, m.shape[-1])) for m in (m0, m1))
+    s0, s1 = (np.broadcast_to(s, (*batch, *s.shape[s.ndim - ev :])) for s in (s0, s1))
     for index in np.ndindex(*batch):
-        def pick(a: np.ndarray, ev: int) -> np.ndarray:
-            lead = a.ndim - ev
-            return a[index[len(index) - lead :]] if lead else a
-
         if function == "gaussian_kl_diag":
-            pair = [pick(m0, 1), np.diag(pick(s0, 1)), pick(m1, 1), np.diag(pick(s1, 1))]
+            pair = [m0[index], np.diag(s0[index]), m1[index], np.diag(s1[index])]
         else:
-            pair = [pick(m0, 1), pick(s0, 2), pick(m1, 1), pick(s1, 2)]
+            pair = [m0[index], s0[index], m1[index], s1[index]]
         yield index, pair
 
 
@@ -472,7 +471,9 @@ def coupling_library_checks(rhs: sp.Expr, s_function: Any) -> Iterator[Step]:
         for dtype in (torch.float64, torch.float32):
             for clamp in (None, 2.0):
                 torch.manual_seed(seed)
-                scale = torch.nn.Sequential(torch.nn.Linear(k, 8), torch.nn.Tanh(), torch.nn.Linear(8, n - k))
+                scale = torch.nn.Sequential(
+                    torch.nn.Linear(k, 8), torch.nn.Tanh(), torch.nn.Linear(8, n - k)
+                )
                 shift = torch.nn.Linear(k, n - k)
                 layer = AffineCoupling(mask, scale, shift, clamp=clamp).to(dtype)
                 x = torch.randn(3, n, generator=gen, dtype=torch.float64).to(dtype)
@@ -485,7 +486,9 @@ def coupling_library_checks(rhs: sp.Expr, s_function: Any) -> Iterator[Step]:
                 eps = float(torch.finfo(dtype).eps)
                 for row in range(x.shape[0]):
                     values = [mpmath.mpf(float(v)) for v in s[row].tolist()]
-                    env: dict[sp.Basic, Any] = {s_function: lambda kk, _x, _v=values: _v[int(kk) - 1]}
+                    env: dict[sp.Basic, Any] = {
+                        s_function: lambda kk, _x, _v=values: _v[int(kk) - 1]
+                    }
                     env[sp.Symbol("x_Ω")] = mpmath.mpf(0)  # s's values are given directly
                     env.update({sym: mpmath.mpf(n) for sym in n_sym})
                     env.update({sym: mpmath.mpf(k) for sym in k_sym})
@@ -557,7 +560,9 @@ def flow1d_library_checks(parts: dict[str, Any]) -> Iterator[Step]:
             for xv, f, df, lp in zip(xs.tolist(), got_f, got_df, got_lp, strict=True):
                 env[x_sym] = mpmath.mpf(xv)
                 f_ref, df_ref = mp_evaluate(parts["f"], env), mp_evaluate(parts["df"], env)
-                lp_ref = -f_ref**2 / 2 - mpmath.log(mpmath.sqrt(2 * mpmath.pi)) + mpmath.log(df_ref)
+                lp_ref = (
+                    -(f_ref**2) / 2 - mpmath.log(mpmath.sqrt(2 * mpmath.pi)) + mpmath.log(df_ref)
+                )
                 u2 = max(((xv - m) * math.exp(-t)) ** 2 for m, t in zip(mu, tau, strict=True))
                 tol = 64 * n * 2.2e-16 * (1 + u2)
                 if not (
@@ -567,12 +572,15 @@ def flow1d_library_checks(parts: dict[str, Any]) -> Iterator[Step]:
                 ):
                     raise ProofFailure(
                         f"library: flow1d at n={n}, x={xv}: f {f} vs {mpmath.nstr(f_ref, 17)}, "
-                        f"f′ {df} vs {mpmath.nstr(df_ref, 17)}, log p {lp} vs {mpmath.nstr(lp_ref, 17)}"
+                        f"f′ {df} vs {mpmath.nstr(df_ref, 17)}, "
+                        f"log p {lp} vs {mpmath.nstr(lp_ref, 17)}"
                     )
                 checked += 1
             mass_ref = mp_evaluate(parts["mass"], env)
             lower = mp_evaluate(parts["lower"], env)
-        ends = flow1d.flow1d_transform(torch.tensor([math.inf, -math.inf], dtype=torch.float64), *params).tolist()
+        ends = flow1d.flow1d_transform(
+            torch.tensor([math.inf, -math.inf], dtype=torch.float64), *params
+        ).tolist()
         mass = float(flow1d.flow1d_mass(params[0]))
         missing = float(flow1d.flow1d_missing_mass(params[0]))
         with mpmath.workdps(DIGITS):
@@ -590,7 +598,9 @@ def flow1d_library_checks(parts: dict[str, Any]) -> Iterator[Step]:
                 f"{mpmath.nstr(missing_ref, 17)}"
             )
         # The inverse: x̂ brackets the exact preimage within 1e-10, also a few ulps from ±S/2.
-        weights = [mpmath.mpf(c) for c in torch.exp(params[0]).tolist()]  # the flow the code inverts
+        weights = [
+            mpmath.mpf(c) for c in torch.exp(params[0]).tolist()
+        ]  # the flow the code inverts
         for t in (0.3, -0.9, 1 - 2.0**-40, -1 + 2.0**-40):
             z = t * 0.5 * float(torch.exp(params[0]).sum())
             res = flow1d.flow1d_inverse(torch.tensor([z], dtype=torch.float64), *params)
@@ -599,7 +609,9 @@ def flow1d_library_checks(parts: dict[str, Any]) -> Iterator[Step]:
                 half = mpmath.fsum(weights) / 2
                 if not abs(mpmath.mpf(z)) < half:
                     continue
-                f_exact = parts["f"].xreplace({sp.exp(w_b[parts["i"]]): sp.Indexed(sp.IndexedBase("c"), parts["i"])})
+                f_exact = parts["f"].xreplace(
+                    {sp.exp(w_b[parts["i"]]): sp.Indexed(sp.IndexedBase("c"), parts["i"])}
+                )
                 env_c = dict(env)
                 env_c[sp.IndexedBase("c")] = weights
 
@@ -615,7 +627,8 @@ def flow1d_library_checks(parts: dict[str, Any]) -> Iterator[Step]:
                 )
     yield require(
         checked > 0,
-        f"library: flow1d_transform, _derivative, _log_prob at {checked} points (n ∈ {{1, 5, 17}}), "
+        f"library: flow1d_transform, _derivative, _log_prob at {checked} points "
+        "(n ∈ {1, 5, 17}), "
         "f(±∞) = ±S/2, flow1d_mass = 2Φ(S/2) − 1 and flow1d_missing_mass, all equal to the "
         "statement at 50 digits within rounding; flow1d_inverse brackets the exact preimage "
         "within 1e-10, also at z = (1 − 2⁻⁴⁰)·S/2",
@@ -657,15 +670,19 @@ def lemma_library_checks() -> Iterator[Step]:
                     expected = (nonneg, min_zero, decomposition, argmax_f, argmax_g)
                     found = (r.nonnegative, r.min_zero, r.decomposition, r.argmax_f, r.argmax_g)
                     n_fail = 3 - (nonneg + min_zero + decomposition)
-                    if found != expected or len(r.failures) != n_fail or (
-                        r.argmax_g_theta != tuple(sorted({i for i, _ in argmax_g}))
+                    if (
+                        found != expected
+                        or len(r.failures) != n_fail
+                        or (r.argmax_g_theta != tuple(sorted({i for i, _ in argmax_g})))
                     ):
                         raise ProofFailure(
                             f"library: check_argmax_lemma(g={g.tolist()}, h={h.tolist()}) gives "
                             f"{found}, {r.failures}; the definitions give {expected}"
                         )
                     if nonneg and min_zero and decomposition and not r.conclusion_holds:
-                        raise ProofFailure(f"library: lemma fails on g={g.tolist()}, h={h.tolist()}")
+                        raise ProofFailure(
+                            f"library: lemma fails on g={g.tolist()}, h={h.tolist()}"
+                        )
                     count += 1
     yield require(
         count > 0,
