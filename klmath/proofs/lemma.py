@@ -79,7 +79,13 @@ def lemma_statement() -> LemmaStatement:
 
 def _z3_problem(hypotheses: tuple[str, ...]) -> tuple[list[Any], Any, Any]:
     """The axioms for ``hypotheses`` and the negations of the two inclusions (z3 formulas)."""
-    import z3
+    try:
+        import z3
+    except ImportError:
+        raise ProofFailure(
+            "the first-order proof needs the SMT solver z3: pip install 'klmath[proofs]' "
+            "(or z3-solver)"
+        ) from None
 
     theta_sort, phi_sort = z3.DeclareSort("Theta"), z3.DeclareSort("Phi")
     real = z3.RealSort()
