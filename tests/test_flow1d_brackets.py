@@ -1,0 +1,79 @@
+"""The safety nets of flow1d_inverse: bracket widening, the tail slope in f′, z = 0.
+
+The analytic brackets of the inverse hold mathematically; ``_widen_bracket`` repairs
+them where rounding (or a root beyond μᵢ ± 10σᵢ) breaks them, by doubling outwards on
+the failing side only, and gives up with a RuntimeError after 64 rounds. It is tested
+here on residuals with known roots far outside the first bracket, on each side.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from klmath import flow1d
+from klmath.flow1d import _widen_bracket
+
+F64 = torch.float64
+
+
+def _residual(root: torch.Tensor):  # an increasing residual with the given roots
+    def residual(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x - root, torch.ones_like(x)
+
+    return residual
+
+
+def test_widening_moves_only_the_failing_end_until_the_root_is_inside() -> None:
+    root = torch.tensor([100.0, -100.0, 0.5, 3.0], dtype=F64)
+    lo = torch.zeros(4, dtype=F64)
+    hi = torch.ones(4, dtype=F64)
+    skip = torch.tensor([False, False, False, True])  # the last entry is not to be solved
+    _widen_bracket(_residual(root), lo, hi, skip)
+    inside = (lo <= root) & (root <= hi)
+    assert bool(inside[:3].all())
+    assert lo[0] == 0.0 and hi[1] == 1.0  # the end that already held did not move
+    assert hi[0] > 100.0 and lo[1] < -100.0
+    assert lo[2] == 0.0 and hi[2] == 1.0  # a bracket that holds is left alone
+    assert lo[3] == 0.0 and hi[3] == 1.0  # skipped entries are never widened
+    # Each round moves the end out by the bracket's width + 1: hi = 1, 3, 7, ..., 127.
+    assert hi[0] == 127.0 and lo[1] == -127.0
+
+
+def test_widening_gives_up_on_a_residual_without_a_root() -> None:
+    def never(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.full_like(x, -1.0), torch.ones_like(x)
+
+    lo, hi = torch.zeros(1, dtype=F64), torch.ones(1, dtype=F64)
+    with pytest.raises(RuntimeError, match="could not bracket a root"):
+        _widen_bracket(never, lo, hi, torch.zeros(1, dtype=torch.bool))
+
+
+def test_a_root_exactly_at_the_bracket_end_needs_no_widening() -> None:
+    root = torch.tensor([0.0, 1.0], dtype=F64)  # h(lo) = 0 and h(hi) = 0 bracket a root
+    lo, hi = torch.zeros(2, dtype=F64), torch.ones(2, dtype=F64)
+    _widen_bracket(_residual(root), lo, hi, torch.zeros(2, dtype=torch.bool))
+    assert lo.tolist() == [0.0, 0.0] and hi.tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("a", [-2.0, 0.0, 1.0])
+def test_derivative_with_a_tail_slope_includes_it(a: float) -> None:
+    w, mu, tau = (torch.tensor(v, dtype=F64) for v in ([0.0, -1.0], [-1.0, 1.0], [0.0, 0.5]))
+    x = torch.tensor([-40.0, 0.0, 40.0], dtype=F64)  # far out f′ is e^a alone
+    at = torch.tensor(a, dtype=F64)
+    df = flow1d.flow1d_derivative(x, w, mu, tau, a=at)
+    seed = flow1d.flow1d_derivative(x, w, mu, tau)
+    torch.testing.assert_close(df, seed + math.exp(a), rtol=1e-14, atol=0)
+    assert df[0] == pytest.approx(math.exp(a), rel=1e-14)
+
+
+def test_inverse_at_zero_and_at_the_means_of_a_symmetric_flow() -> None:
+    # f is odd about 0 for symmetric parameters: f⁻¹(0) = 0 exactly, f⁻¹(−z) = −f⁻¹(z).
+    w, mu, tau = (torch.tensor(v, dtype=F64) for v in ([0.3, 0.3], [-1.0, 1.0], [0.0, 0.0]))
+    z = torch.tensor([0.0, 0.2, -0.2, 0.7, -0.7], dtype=F64)
+    x = flow1d.flow1d_inverse(z, w, mu, tau).x
+    assert abs(float(x[0])) <= 1e-12
+    np.testing.assert_allclose(x[1::2].numpy(), -x[2::2].numpy(), rtol=0, atol=2e-12)
