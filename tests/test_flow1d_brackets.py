@@ -39,8 +39,9 @@ def test_widening_moves_only_the_failing_end_until_the_root_is_inside() -> None:
     assert hi[0] > 100.0 and lo[1] < -100.0
     assert lo[2] == 0.0 and hi[2] == 1.0  # a bracket that holds is left alone
     assert lo[3] == 0.0 and hi[3] == 1.0  # skipped entries are never widened
-    # Each round moves the end out by the bracket's width + 1: hi = 1, 3, 7, ..., 127.
-    assert hi[0] == 127.0 and lo[1] == -127.0
+    # Each round moves the failing end out by the bracket's width + 1:
+    # hi = 1, 3, 7, ..., 127 and lo = 0, -2, -6, ..., -126.
+    assert hi[0] == 127.0 and lo[1] == -126.0
 
 
 def test_widening_gives_up_on_a_residual_without_a_root() -> None:
