@@ -78,3 +78,30 @@ def test_inverse_at_zero_and_at_the_means_of_a_symmetric_flow() -> None:
     x = flow1d.flow1d_inverse(z, w, mu, tau).x
     assert abs(float(x[0])) <= 1e-12
     np.testing.assert_allclose(x[1::2].numpy(), -x[2::2].numpy(), rtol=0, atol=2e-12)
+
+
+@pytest.mark.parametrize("a", [-6.0, -3.0])
+def test_inverse_where_only_the_small_tail_slope_is_left(a: float) -> None:
+    # Far outside (−S/2, S/2) the fixed flow rises only by e^a ≈ 2.5e-3: a Newton step
+    # h/f′ there is 400 times the residual h, so stopping on a small residual alone would
+    # leave x̂ far from the root. The exact root must lie within 1e-10 of x̂ (mpmath).
+    import mpmath
+
+    w, mu, tau = np.array([0.0, 0.5]), np.array([-1.0, 2.0]), np.array([0.0, -0.5])
+    half = 0.5 * float(np.exp(w).sum())
+    z = np.array([half + 3.0, -half - 7.0, half + 0.01])
+    params = [torch.tensor(v, dtype=F64) for v in (w, mu, tau)]
+    at = torch.tensor(a, dtype=F64)
+    xs = flow1d.flow1d_inverse(torch.tensor(z, dtype=F64), *params, a=at).x.tolist()
+
+    def f(x: float) -> mpmath.mpf:
+        with mpmath.workdps(50):
+            xm = mpmath.mpf(x)
+            total = mpmath.exp(mpmath.mpf(a)) * xm
+            for wi, mi, ti in zip(w, mu, tau, strict=True):
+                u = (xm - mpmath.mpf(float(mi))) / mpmath.exp(mpmath.mpf(float(ti)))
+                total += mpmath.exp(mpmath.mpf(float(wi))) * (mpmath.ncdf(u) - mpmath.mpf(1) / 2)
+            return total
+
+    for zi, xi in zip(z.tolist(), xs, strict=True):
+        assert f(xi - 1e-10) < mpmath.mpf(zi) < f(xi + 1e-10), (zi, xi)
