@@ -45,7 +45,10 @@ def nonnegative_statement() -> sp.Basic:
     "everywhere",
     nonnegative_statement,
     generality="all densities p, q (any dimension, any supports)",
-    uses=("linearity and monotonicity of the integral",),
+    uses=(
+        "linearity and monotonicity of the integral",
+        "a non-negative function with integral 0 vanishes almost everywhere",
+    ),
 )
 def kl_nonnegative(statement: sp.Basic) -> Iterator[Step]:
     """Check claim 2 (seed problem 4a) by the pointwise route; see the module docstring."""
