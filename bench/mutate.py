@@ -44,6 +44,7 @@ TESTS: dict[str, list[str]] = {
     "coupling": [
         "tests/test_coupling_properties.py",
         "tests/test_coupling_errors.py",
+        "tests/test_coupling_api.py",
         "tests/test_proofs_numerics.py",
         "tests/test_proofs_library.py",
     ],
@@ -51,6 +52,7 @@ TESTS: dict[str, list[str]] = {
         "tests/test_flow1d_properties.py",
         "tests/test_flow1d_errors.py",
         "tests/test_flow1d_inverse_ends.py",
+        "tests/test_flow1d_brackets.py",
         "tests/test_proofs_numerics.py",
         "tests/test_proofs_library.py",
     ],
