@@ -164,3 +164,37 @@ def test_numpy_in_numpy_out_with_a_tail_slope() -> None:
     for fn, value in ((flow1d.flow1d_mass, 1.0), (flow1d.flow1d_missing_mass, 0.0)):
         out = fn(w, a=0.5)
         assert isinstance(out, np.ndarray) and out.dtype == np.float64 and float(out) == value
+
+
+def test_a_bracket_off_by_less_than_one_is_widened_too() -> None:
+    root = torch.tensor([-0.5, 1.25], dtype=F64)  # h(lo) = 0.5 > 0, h(hi) = -0.25 < 0
+    lo, hi = torch.zeros(2, dtype=F64), torch.ones(2, dtype=F64)
+    _widen_bracket(_residual(root), lo, hi, torch.zeros(2, dtype=torch.bool))
+    assert bool(((lo <= root) & (root <= hi)).all())
+
+
+def test_mixed_kinds_and_dtypes_promote_like_torch() -> None:
+    w64 = torch.tensor([0.0, 0.2], dtype=F64)
+    mu32, tau32 = torch.tensor([-1.0, 1.0]), torch.tensor([0.0, 0.1])
+    x = np.linspace(-1, 1, 3)  # NumPy x with tensor parameters: x takes their promoted dtype
+    out = flow1d.flow1d_transform(x, w64, mu32, tau32)
+    assert isinstance(out, torch.Tensor) and out.dtype == F64
+    out32 = flow1d.flow1d_transform(x, w64.float(), mu32, tau32)
+    assert out32.dtype == torch.float32
+    ref = flow1d.flow1d_transform(torch.tensor(x), w64, mu32.double(), tau32.double())
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    ints = flow1d.flow1d_transform(
+        np.array([0, 1]), np.array([0, 0]), np.array([-1, 1]), np.zeros(2)
+    )
+    assert ints.dtype == np.float64  # integer NumPy input is accepted, computed in float64
+    with pytest.raises(TypeError, match=r"^x is required; got None$"):
+        flow1d.flow1d_transform(None, w64, mu32, tau32)
+
+
+def test_numpy_in_numpy_out_for_the_missing_mass_and_the_inverse_flags() -> None:
+    w, mu, tau = np.zeros(2), np.array([-1.0, 1.0]), np.zeros(2)
+    missing = flow1d.flow1d_missing_mass(w)
+    assert isinstance(missing, np.ndarray) and float(missing) > 0
+    res = flow1d.flow1d_inverse(np.array([0.0, 5.0]), w, mu, tau)
+    assert isinstance(res.x, np.ndarray) and isinstance(res.no_preimage, np.ndarray)
+    assert res.no_preimage.tolist() == [False, True]
