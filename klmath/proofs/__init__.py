@@ -11,6 +11,8 @@ at concrete sizes, and the theorems used without checking):
 4. :func:`coupling_log_det` — seed problem 3, all n, all masks Ω.
 5. :func:`argmax_lemma` — seed problem 6, all sets Θ, Φ (z3).
 6. :func:`flow1d_facts` — seed problem 2, all n ≥ 1.
+7. :func:`kl_penalty_expectations` — the value and gradient table of
+   :func:`klmath.kl_penalty`, K = 2, 3, 4.
 
 Every claim ends by evaluating klmath's own functions on every code path against
 its statement at 50 digits (:mod:`klmath.proofs.library`), so the run fails when
@@ -35,6 +37,7 @@ from klmath.proofs.coupling import (
 )
 from klmath.proofs.flow1d import flow1d_facts, flow1d_reference
 from klmath.proofs.gaussian import gaussian_kl_closed_form, gaussian_kl_reference
+from klmath.proofs.kl_penalty import kl_penalty_expectations
 from klmath.proofs.kl_properties import kl_additivity, kl_nonnegative
 from klmath.proofs.lemma import argmax_lemma, exhaustive_argmax_check
 
@@ -55,6 +58,7 @@ __all__ = [
     "gaussian_kl_reference",
     "kl_additivity",
     "kl_nonnegative",
+    "kl_penalty_expectations",
     "run_all",
 ]
 
@@ -65,8 +69,10 @@ CLAIMS: tuple[ClaimFunction, ...] = (
     coupling_log_det,
     argmax_lemma,
     flow1d_facts,
+    kl_penalty_expectations,
 )
-"""The claims, in the order of the issue (seed problems 5, 4a, 4b, 3, 6, 2); append new ones."""
+"""The six claims of the seed problems (5, 4a, 4b, 3, 6, 2), then the KL penalty table;
+append new ones."""
 
 
 def run_all(
