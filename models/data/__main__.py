@@ -37,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     w = sub.add_parser("where", help="show which files each data set is read from, verified")
     w.add_argument("--data-root", default=None, help="the only folder to search")
     w.add_argument(
-        "--check", action="store_true", help="exit with an error unless every set is found and right"
+        "--check",
+        action="store_true",
+        help="exit with an error unless every set is found and right",
     )
     return parser
 

@@ -35,7 +35,7 @@ def check_pair(x: np.ndarray, y: np.ndarray, where: str) -> None:
 
 
 def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Return every array of a ``.npz`` archive (no pickles), or raise ValueError naming the file."""
+    """Return every array of a ``.npz`` archive (no pickles); ValueError names a bad file."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as f:

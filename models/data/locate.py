@@ -149,7 +149,9 @@ def _missing(name: str, split: str, data_root: str | os.PathLike[str] | None) ->
 
 
 def require(
-    names: tuple[str, ...], data_root: str | os.PathLike[str] | None = None, splits=("train", "test")
+    names: tuple[str, ...],
+    data_root: str | os.PathLike[str] | None = None,
+    splits=("train", "test"),
 ) -> None:
     """Raise :class:`MissingDataError` unless every data set is found (nothing is read)."""
     for name in names:
@@ -182,7 +184,9 @@ def _verify(name: str, split: str, x: np.ndarray, y: np.ndarray, where: str) -> 
         raise DataChecksumError(
             f"{where}: expected {catalog.SIZES[split]} {split} images, got {x.shape[0]}"
         )
-    for what, a, expected in zip(("images", "labels"), (x, y), catalog.ARRAY_SHA256[name][split]):
+    for what, a, expected in zip(
+        ("images", "labels"), (x, y), catalog.ARRAY_SHA256[name][split], strict=True
+    ):
         got = array_sha256(a)
         if got != expected:
             raise DataChecksumError(
