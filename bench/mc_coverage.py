@@ -537,9 +537,7 @@ def run_cell(pair: Pair, estimator: str, reps: int, n: int, seed: int) -> dict[s
         cell.update({f"{key}{suffix}": value for key, value in stats.items()})
         if method == "skew":
             covered = (low <= target) & (target <= high)
-            cell["coverage_unflagged"] = (
-                float(covered[reliable].mean()) if reliable.any() else None
-            )
+            cell["coverage_unflagged"] = float(covered[reliable].mean()) if reliable.any() else None
         if estimator == "k2":
             cell[f"coverage_of_kl{suffix}"] = interval_stats(low, high, pair.kl)["coverage"]
     cell.update(

@@ -38,10 +38,10 @@ from scipy.stats import norm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mc_coverage import Pair, grid, validation  # noqa: E402
+from mc_coverage import Pair, grid, validation
 
-from klmath._records import write_record  # noqa: E402
-from klmath.montecarlo import estimator_terms  # noqa: E402
+from klmath._records import write_record
+from klmath.montecarlo import estimator_terms
 
 Z = norm.ppf(0.975)
 PHI = norm.pdf(Z)
@@ -52,9 +52,7 @@ def p1(gamma: float, x: float) -> float:
 
 
 def p2(gamma: float, kappa: float, x: float) -> float:
-    return x * (
-        kappa * (x * x - 3) / 12 - gamma**2 * (x**4 + 2 * x * x - 3) / 18 - (x * x + 3) / 4
-    )
+    return x * (kappa * (x * x - 3) / 12 - gamma**2 * (x**4 + 2 * x * x - 3) / 18 - (x * x + 3) / 4)
 
 
 def predicted_normal_coverage(gamma: float, kappa: float, n: int) -> float:

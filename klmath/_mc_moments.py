@@ -66,6 +66,7 @@ from klmath._adapters import torch_module
 
 __all__: list[str] = []
 
+
 def namespace(x: Any) -> Any:
     """Return ``torch`` for tensors, ``numpy`` otherwise."""
     torch = torch_module()

@@ -28,7 +28,7 @@ Which threshold
 ---------------
 A finite variance (k < ½) makes the interval right as n → ∞, but says nothing about
 how fast. ``ci()`` corrects the normal interval for the skewness of the terms
-(:mod:`klmath._mc_moments`); that correction, like the n^(−1/2) rate of the central
+(``klmath/_mc_moments.py``); that correction, like the n^(−1/2) rate of the central
 limit theorem (Berry–Esseen), needs a finite third moment: k < ⅓. Between ⅓ and ½ the
 sample skewness does not converge and the coverage of the interval approaches its
 level slower than 1/√n; ``bench/mc_coverage.py`` measures the shortfall on pairs with
@@ -43,7 +43,6 @@ estimator is safe for the pair).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np

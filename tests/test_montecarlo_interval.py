@@ -10,6 +10,7 @@ Coverage over a grid of pairs is a benchmark (bench/mc_coverage.py), not a test.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import warnings
 from statistics import NormalDist
@@ -83,9 +84,7 @@ def test_k3_interval_against_mpmath(chunk: int) -> None:
     terms = np.expm1(log_r) - log_r
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", KLEstimatorWarning)
-        res = mc_kl(
-            scipy.stats.norm(), scipy.stats.norm(0.3, 1.2), n, seed=seed, chunk_size=chunk
-        )
+        res = mc_kl(scipy.stats.norm(), scipy.stats.norm(0.3, 1.2), n, seed=seed, chunk_size=chunk)
     mean, var, skew = _exact_moments(terms)
     assert float(skew) > 1.0  # the case has the skewness the correction is for
     assert res.skewness == pytest.approx(float(skew), rel=1e-12)
@@ -118,9 +117,9 @@ def _exact_central_sums(column: np.ndarray) -> tuple[float, float, float]:
 @given(skewed_samples())
 def test_chunked_moments_equal_one_pass(sample: tuple[np.ndarray, list[int]]) -> None:
     terms, cuts = sample
-    bounds = [0, *cuts, terms.shape[0]]
-    acc = Moments(terms[bounds[0] : bounds[1]], third=True)
-    for lo, hi in zip(bounds[1:-1], bounds[2:], strict=True):
+    (lo, hi), *rest = itertools.pairwise([0, *cuts, terms.shape[0]])
+    acc = Moments(terms[lo:hi], third=True)
+    for lo, hi in rest:
         acc.merge(Moments(terms[lo:hi], third=True))
     whole = Moments(terms, third=True)
     assert acc.count == whole.count == terms.shape[0]

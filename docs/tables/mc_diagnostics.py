@@ -48,7 +48,7 @@ def _legend(rec: Any) -> str:
     v = rec["values"]
     return (
         f"n = {v['n']}, {v['reps']} replicates per cell. Each cell: coverage of the normal "
-        "interval `ci(0.95, method=\"normal\")` → coverage of the default skewness-corrected "
+        'interval `ci(0.95, method="normal")` → coverage of the default skewness-corrected '
         "`ci(0.95)` on the same draws (%) / how often `reliable` is False (%; an unbatched "
         "call warns then), then the contract: ✓ holds, ✗ does not. The rule follows the true "
         "tail shape k of the terms: k < ⅓ (no mark): coverage of KL in [93, 97] %; "
@@ -90,9 +90,11 @@ def widths(records: Any) -> str:
         cells = []
         for e in ESTIMATORS:
             c = r["cells"][e]
-            cells.append(f"{c['width_mean_normal']:.3g} × {c['width_mean'] / c['width_mean_normal']:.2f}")
+            ratio = c["width_mean"] / c["width_mean_normal"]
+            cells.append(f"{c['width_mean_normal']:.3g} × {ratio:.2f}")
         rows.append([r["pair"], r["group"], *cells])
-    table = markdown_table(["p ‖ q", "pairs", *(f"{e}: normal width × ratio" for e in ESTIMATORS)], rows)
+    header = ["p ‖ q", "pairs", *(f"{e}: normal width × ratio" for e in ESTIMATORS)]
+    table = markdown_table(header, rows)
     return (
         f"{table}\n\nMean width of the normal 95 % interval, times the ratio of the "
         "skewness-corrected interval's mean width to it, on the same draws (`low` clipped at "
