@@ -61,7 +61,7 @@ FINITE_VARIANCE_KHAT = 0.5
 #: converges slower than 1/√n. Above it, ``reliable`` is False.
 THIRD_MOMENT_KHAT = 1.0 / 3.0
 
-_ORDER = ("k1", "k3", "k2")  # recommended first: unbiased, then biased
+_ORDER = ("k1", "k3")  # the unbiased ones, the lighter-tailed in practice first
 
 
 def _to_numpy(x: Any) -> np.ndarray:
@@ -255,19 +255,18 @@ def _heavy_text(estimator: str, n: int, k: float, where: str) -> str:
 
 
 def _advice(estimator: str, khats: dict[str, np.ndarray], first: tuple[int, ...]) -> str:
-    """Which estimators are safe for this pair (their own k̂ ≤ ⅓), else what to do."""
+    """Which unbiased estimators are safe for this pair (their own k̂ ≤ ⅓), else what to do.
+
+    k2 is never offered: its interval is not one for KL, whatever its tail."""
     safe = [
         f"{name} (k̂ = {float(khats[name][first]):.2f})"
         for name in _ORDER
         if name != estimator and float(khats[name][first]) <= THIRD_MOMENT_KHAT
     ]
     if safe:
-        advice = f"Safe for this pair: {', '.join(safe)}" + (
-            "; k2 estimates E_p[½(log r)²], not KL" if safe[0].startswith("k2") else ""
-        )
-        return advice + f": use estimator='{safe[0][:2]}'."
+        return f"Safe for this pair: {', '.join(safe)}: use estimator='{safe[0][:2]}'."
     return (
-        "No estimator's terms are light-tailed here: KL(p ‖ q) may itself be "
+        "No unbiased estimator's terms are light-tailed here: KL(p ‖ q) may itself be "
         "infinite, or need more draws. If KL(q ‖ p) serves your purpose, swap p and q "
         "(it draws from q)."
     )
