@@ -614,14 +614,15 @@ def plot(rows: list[dict[str, Any]], path: Path, n: int, reps: int) -> None:
         ax.set_xlim(0, 1)
         ax.set_yticks(y, names, fontsize=8)
         ax.invert_yaxis()
-    axes[0].legend(loc="lower left", fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
     fig.suptitle(
         f"mc_kl, n = {n}, {reps} replicates per cell: coverage of ci(0.95) (blue: finite "
         "variance, red: infinite; tick: the normal interval on the same draws) and how "
         "often the result is flagged (grey)",
         fontsize=9,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0.0, 0.04, 1.0, 1.0))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
 

@@ -43,11 +43,11 @@ and the interval [x̄ − se·w(z), x̄ − se·w(−z)] is
 
 The first-order term is the one Johnson's (1978) and Hall's (1992) corrections remove
 (each one-sided error drops to O(1/n)); the second is the γ² part of the O(1/n) term.
-Left out: the kurtosis term of p₂, which *narrows* the interval (the t statistic is
-conservative under kurtosis; Efron 1969) and whose estimate κ̂ is unstable for heavy
-terms (its variance needs E X⁸ < ∞), so omitting it errs on the wide side; and the
-t-quantile term x (x² + 3)/(4n) of p₂ (below 0.2 % of z for n ≥ 1000), so that γ̂ = 0
-gives the normal interval exactly. For z > ½ (level > 0.38) the interval is never
+Left out: the kurtosis term of p₂, which for κ > 0 and z > √3 (levels above 0.92)
+*narrows* the interval (it raises the normal interval's coverage) and whose estimate κ̂
+is unstable for heavy terms (its variance needs E X⁸ < ∞), so omitting it errs on the
+wide side there; and the t-quantile term x (x² + 3)/(4n) of p₂ (below 0.2 % of z for
+n ≥ 1000), so that γ̂ = 0 gives the normal interval exactly. For z > ½ (level > 0.38) the interval is never
 narrower than the normal one; for level ≥ ½ it contains x̄ whatever γ̂ (the lower offset
 h − c, a quadratic in s, has no real root once 36z⁴ − 14z² − 1 > 0).
 
