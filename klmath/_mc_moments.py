@@ -47,9 +47,10 @@ Left out: the kurtosis term of p₂, which for κ > 0 and z > √3 (levels above
 *narrows* the interval (it raises the normal interval's coverage) and whose estimate κ̂
 is unstable for heavy terms (its variance needs E X⁸ < ∞), so omitting it errs on the
 wide side there; and the t-quantile term x (x² + 3)/(4n) of p₂ (below 0.2 % of z for
-n ≥ 1000), so that γ̂ = 0 gives the normal interval exactly. For z > ½ (level > 0.38) the interval is never
-narrower than the normal one; for level ≥ ½ it contains x̄ whatever γ̂ (the lower offset
-h − c, a quadratic in s, has no real root once 36z⁴ − 14z² − 1 > 0).
+n ≥ 1000), so that γ̂ = 0 gives the normal interval exactly. For z > ½ (level > 0.38)
+the interval is never narrower than the normal one; for level ≥ ½ it contains x̄ whatever
+γ̂ (the lower offset h − c, a quadratic in s, has no real root once
+36z⁴ − 14z² − 1 > 0).
 
 When the terms have no finite third moment (tail shape k ≥ ⅓) γ̂ does not converge
 and the expansion has no footing; :mod:`klmath._mc_tails` flags that regime.
