@@ -24,26 +24,42 @@ follows from that function:
 So the diagnostic fits the upper tail of the terms themselves, which for k3 is the
 tail of r (the importance ratio) and for k1 the tail of p/q.
 
-Which threshold
----------------
+Which threshold: two levels
+---------------------------
 A finite variance (k < ½) makes the interval right as n → ∞, but says nothing about
 how fast. ``ci()`` corrects the normal interval for the skewness of the terms
 (``klmath/_mc_moments.py``); that correction, like the n^(−1/2) rate of the central
 limit theorem (Berry–Esseen), needs a finite third moment: k < ⅓. Between ⅓ and ½ the
 sample skewness does not converge and the coverage of the interval approaches its
 level slower than 1/√n; ``bench/mc_coverage.py`` measures the shortfall on pairs with
-known k. So an interval is called reliable only for k̂ ≤ ⅓; the verdict says which of
-the two regimes (k̂ in (⅓, ½]: finite variance but too heavy for n; k̂ > ½: variance
-likely infinite) applies. The M + 1 largest and M + 1
-smallest t over all draws (M = ⌊3√n⌋, :func:`klmath.pareto.tail_count`) are kept
-across chunks; since each k is monotone on either side of t = 0, the largest terms of
-every estimator are among them, so one pass gives k̂ for all three (used to say which
-estimator is safe for the pair).
+known k. Hence two levels:
+
+* k̂ ≤ ⅓: ``reliable`` (the standard error and the corrected ``ci()`` apply).
+* ⅓ < k̂ ≤ ½: ``reliable`` is False and the verdict says why (the variance is finite,
+  the third moment heavy: the interval may under-cover at moderate n), but **no
+  warning**. k̂ is a noisy estimate, biased upward on tails that are heavy only at
+  moderate n: a log-normal r (every moment finite) gives k̂ above ⅓ in nearly every
+  run at n = 2000, so a warning there would fire on the textbook pair
+  N(0, 1) ‖ N(1, 1), whose interval covers at its level, and train users to ignore
+  it. (It still gives k̂ > ½ in a large share of runs: ``bench/mc_coverage.py``
+  records how often each pair warns.)
+* k̂ > ½: the variance is likely infinite (Vehtari et al. 2024, §3), which is what
+  the warning exists to say: a :class:`~klmath.KLEstimatorWarning`.
+
+Independently of k̂, k2 always warns (its interval is for E_p[½(log r)²], never for
+KL) and k3 warns when its E_p[r] = 1 check fails (``klmath/montecarlo.py``).
+
+One pass
+--------
+The M + 1 largest and M + 1 smallest t over all draws (M = ⌊3√n⌋,
+:func:`klmath.pareto.tail_count`) are kept across chunks; since each k is monotone on
+either side of t = 0, the largest terms of every estimator are among them, so one pass
+gives k̂ for all three (used to say which estimator is safe for the pair).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -53,12 +69,12 @@ from klmath.pareto import khat_from_top, khat_threshold, tail_count
 __all__: list[str] = []
 
 #: Above this k̂ the terms' variance is likely infinite (Vehtari et al. 2024, §3):
-#: the standard error and ``ci`` are unreliable.
+#: the standard error and ``ci`` are unreliable, and a warning says so.
 FINITE_VARIANCE_KHAT = 0.5
 
 #: Above this k̂ the third moment is likely infinite (a tail x^(−1/k) has E|X|³ < ∞ iff
 #: k < ⅓): the skewness γ̂ that ``ci()`` corrects for does not converge and the interval
-#: converges slower than 1/√n. Above it, ``reliable`` is False.
+#: converges slower than 1/√n. Above it, ``reliable`` is False (a warning only above ½).
 THIRD_MOMENT_KHAT = 1.0 / 3.0
 
 _ORDER = ("k1", "k3")  # the unbiased ones, the lighter-tailed in practice first
@@ -147,6 +163,16 @@ def tail_buffer_size(n: int) -> int:
     return m + 1 if m >= 5 else 0
 
 
+class Verdict(NamedTuple):
+    """What :func:`verdict` decides for each batch element, and the text."""
+
+    khat: np.ndarray
+    reliable: np.ndarray  # ci() can be trusted as an interval for KL
+    warned: np.ndarray  # a KLEstimatorWarning covers this element
+    text: str  # the verdict
+    warning: str | None  # the warning to issue here (None: none, or issued elsewhere)
+
+
 def verdict(
     estimator: str,
     n: int,
@@ -154,48 +180,62 @@ def verdict(
     settled: np.ndarray,
     failed_check: np.ndarray | None,
     gap: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray, str, str | None]:
-    """Return (khat, reliable, verdict, warning text or None) for the chosen estimator.
+) -> Verdict:
+    """Judge the chosen estimator's interval per batch element (the two-level rule).
 
     ``settled``: batch elements whose value needs no interval (KL = ∞ exactly);
-    ``failed_check``: k3's E_p[r] = 1 check failed there (or None); ``gap``: for k2, the
-    mean and standard error of E[k2] − KL estimated from the same draws.
+    ``failed_check``: k3's E_p[r] = 1 check failed there (or None; its warning is
+    issued by the caller); ``gap``: for k2, the mean and standard error of E[k2] − KL
+    estimated from the same draws.
 
     ``reliable`` says whether ``ci()`` can be trusted as an interval for KL(p ‖ q): never
-    for k2 (its estimand is E_p[½(log r)²]; a warning always says so, with the gap),
-    not where the tail is too heavy (k̂ > ⅓) or k3's check failed.
+    for k2 (its estimand is E_p[½(log r)²]), not where the tail is too heavy (k̂ > ⅓)
+    or k3's check failed. ``warned``: where a warning says so: k2, k3's failed check,
+    and k̂ > ½ (variance likely infinite); for ⅓ < k̂ ≤ ½ only the verdict says it.
     """
     shape = settled.shape
+    none = np.zeros(shape, dtype=bool)
     if not khats:
-        khat = np.full(shape, np.nan)
-        reliable = settled.copy()
         text = (
             f"not judged: the tail check needs n ≥ 25 draws, got {n}"
             if not settled.all()
             else "exact: KL = ∞ (see reason)"
         )
-        return khat, reliable, text, None
+        return Verdict(np.full(shape, np.nan), settled.copy(), none, text, None)
     khat = np.where(settled, np.nan, khats[estimator])
-    heavy = ~settled & ~(khat <= THIRD_MOMENT_KHAT)
-    not_kl = ~settled if estimator == "k2" else np.zeros(shape, dtype=bool)
-    bad = heavy | not_kl | (failed_check if failed_check is not None else False)
-    reliable = ~bad
-    if not bad.any():
-        return khat, reliable, _reliable_text(khat, settled), None
-    if failed_check is not None and failed_check.any() and not heavy.any():
-        return khat, reliable, "unreliable: k3's E_p[r] = 1 check failed (see diagnostic)", None
-    first = tuple(int(i) for i in np.argwhere(bad)[0]) if shape else ()
+    heavy = ~settled & ~(khat <= THIRD_MOMENT_KHAT)  # NaN (overflow) counts as heavy
+    severe = ~settled & ~(khat <= FINITE_VARIANCE_KHAT)
+    moderate = heavy & ~severe
+    not_kl = ~settled if estimator == "k2" else none
+    failed = failed_check if failed_check is not None else none
+    reliable = ~(heavy | not_kl | failed)
+    warned = severe | not_kl | failed
+    if reliable.all():
+        return Verdict(khat, reliable, warned, _reliable_text(khat, settled), None)
+    if not (heavy | not_kl).any():
+        text = "unreliable: k3's E_p[r] = 1 check failed (see diagnostic)"
+        return Verdict(khat, reliable, warned, text, None)
     total = int(np.prod(shape)) if shape else 1
+    first = _first(~reliable)
     parts = []
-    if estimator == "k2" and not_kl.any():
+    if not_kl.any():
         parts.append(_k2_text(gap, first, total, int(not_kl.sum())))
-    if heavy.any():
-        first = tuple(int(i) for i in np.argwhere(heavy)[0]) if shape else ()
-        where = f" at {int(heavy.sum())} of {total} batch elements (first {first})" if shape else ""
-        parts.append(_heavy_text(estimator, n, float(khat[first]), where))
+    for i, mask in enumerate((severe, moderate)):
+        if mask.any():
+            at = _first(mask)
+            where = f" at {int(mask.sum())} of {total} batch elements (first {at})" if shape else ""
+            text = _heavy_text(estimator, n, float(khat[at]), where)
+            parts.append(f"Also {text}" if i and severe.any() else text)
+    if failed.any():
+        parts.append("k3's E_p[r] = 1 check failed too (see diagnostic).")
     parts.append(_advice(estimator, khats, first))
     text = " ".join(parts)
-    return khat, reliable, text, text
+    return Verdict(khat, reliable, warned, text, text if (severe | not_kl).any() else None)
+
+
+def _first(mask: np.ndarray) -> tuple[int, ...]:
+    """The index of the first True entry (``()`` for a scalar)."""
+    return tuple(int(i) for i in np.argwhere(mask)[0]) if mask.shape else ()
 
 
 def _reliable_text(khat: np.ndarray, settled: np.ndarray) -> str:
@@ -233,11 +273,12 @@ def _heavy_text(estimator: str, n: int, k: float, where: str) -> str:
     """The verdict sentence for a tail too heavy for the interval (k̂ > ⅓)."""
     if k <= FINITE_VARIANCE_KHAT:
         return (
-            f"unreliable{where}: the {estimator} terms' tail shape k̂ = {k:.2f} is above ⅓: "
-            "their variance is likely finite but their third moment infinite (or too heavy "
-            "for n draws), so the interval converges slower than 1/√n, no skewness "
-            "correction is justified, and ci() tends to under-cover at moderate n; more "
-            "draws help, slowly."
+            f"unreliable{where}: the {estimator} terms' tail shape k̂ = {k:.2f} is in "
+            "(⅓, ½]: their variance is likely finite but their third moment infinite (or "
+            "too heavy for n draws), so the interval converges slower than 1/√n, no "
+            "skewness correction is justified, and ci() may under-cover at moderate n; "
+            "more draws help, slowly. Not warned: at this n, k̂ in (⅓, ½] is also common "
+            "for terms whose every moment is finite."
         )
     kappa = khat_threshold(n)
     severity = (

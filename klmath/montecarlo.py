@@ -15,10 +15,11 @@ E_p r = ∫_{supp p} q = 1 fails when q has mass outside p's support; :func:`mc_
 checks it for k3 and warns (:class:`KLEstimatorWarning`).
 
 Every result also carries the Pareto k̂ of the tail of its terms (the PSIS diagnostic,
-:mod:`klmath.pareto`; which tail matters for which estimator, and why the threshold is
-⅓, is derived in ``klmath/_mc_tails.py``), a reliability verdict, and a
-:class:`KLEstimatorWarning` when k̂ > ⅓ (the third moment, or above ½ the variance, is
-likely infinite: the error bar cannot be trusted) or the estimator is k2 (not KL).
+:mod:`klmath.pareto`; which tail matters for which estimator, and why the thresholds
+are ⅓ and ½, is derived in ``klmath/_mc_tails.py``) and a reliability verdict, on two
+levels: for k̂ > ⅓ (third moment likely infinite) the result is not ``reliable`` and the
+verdict says why; for k̂ > ½ (variance likely infinite: the error bar cannot be trusted)
+a :class:`KLEstimatorWarning` says so too. k2 (whose mean is not KL) always warns.
 
 :func:`mc_kl` averages one of them over ``n`` draws, in chunks (bounded memory for
 n = 10⁷) whose mean and sums of squared and cubed deviations are merged pairwise in
@@ -62,9 +63,13 @@ _EXPM1_MINUS_T = tuple(1.0 / math.factorial(k) for k in range(13, 1, -1))
 
 
 class KLEstimatorWarning(UserWarning):
-    """A Monte Carlo interval cannot be trusted as one for KL: the tail of the terms is
-    too heavy (k̂ > ⅓), k3's check E_p[q/p] = 1 failed, or the estimator is k2 (whose
-    mean is not KL). The message says why and which estimator to use."""
+    """A Monte Carlo interval cannot be trusted as one for KL: the terms' variance is
+    likely infinite (k̂ > ½), k3's check E_p[q/p] = 1 failed, or the estimator is k2
+    (whose mean is not KL). The message says why and which estimator to use.
+
+    Not issued for ⅓ < k̂ ≤ ½ (finite variance, heavy third moment): there
+    ``MCResult.reliable`` is False and ``verdict`` says why, silently, because at
+    moderate n that range is also common for terms with every moment finite."""
 
 
 @runtime_checkable
@@ -114,8 +119,8 @@ class MCResult:
         Pareto shape k̂ of the upper tail of this estimator's per-sample terms (for
         k3 the tail of r = q/p, the PSIS diagnostic; for k1 that of p/q; the other
         tail of log r is always light, by Markov; for k2 and k3 also each branch of
-        log r alone, the larger fit counting): k̂ < ½ means a finite variance, k̂ < ⅓ a
-        finite third moment.
+        log r alone, the larger fit counting): a true shape k < ½ means a finite
+        variance, k < ⅓ a finite third moment.
         ``nan`` where KL = ∞ exactly or n < 25 (too few draws to fit a tail). See
         :mod:`klmath.pareto`.
     reliable : bool, numpy.ndarray or torch.Tensor, or None
@@ -124,10 +129,12 @@ class MCResult:
         exactly ∞; False otherwise: always for k2 (its estimand is not KL), and where
         n < 25 (not judged).
     verdict : str
-        The reliability verdict: why, and what to do. When it says
-        unreliable because of the tail, or for k2, a :class:`KLEstimatorWarning` with
-        the same text was issued; for k2 it quotes E[k2] − KL estimated from the same
-        draws (the mean of ½(log r)² + log r, with its standard error).
+        The reliability verdict: why, and what to do. Two levels: for ⅓ < k̂ ≤ ½ it
+        says unreliable (finite variance, heavy third moment: ``ci()`` may under-cover
+        at moderate n) and nothing is issued; for k̂ > ½, and for k2, a
+        :class:`KLEstimatorWarning` with the same text was issued. For k2 it quotes
+        E[k2] − KL estimated from the same draws (the mean of ½(log r)² + log r, with
+        its standard error).
     estimand : str
         What ``value`` estimates and ``ci`` covers: ``"KL(p ‖ q)"`` for k1 and k3;
         for k2 ``"E_p[½(log r)²]"``, which is *not* KL (it differs by O(‖p − q‖³)).
@@ -135,6 +142,10 @@ class MCResult:
         Sample skewness γ̂ = m₃ / m₂^(3/2) of the terms (moment estimator, accumulated in
         the same pass), which ``ci()`` corrects for; 0 where the value is ∞. ``None``
         for a result built by hand: ``ci()`` is then the normal interval.
+    warned : bool, numpy.ndarray or torch.Tensor, or None
+        Per batch element: True where the :class:`KLEstimatorWarning` of this call
+        covers it (k̂ > ½, k3's failed check, or k2); a call warns iff some element is
+        True (an unbatched one iff ``warned`` is). ``None`` for a result built by hand.
     """
 
     value: Any
@@ -148,6 +159,7 @@ class MCResult:
     verdict: str = ""
     estimand: str = "KL(p ‖ q)"
     skewness: Any = None
+    warned: Any = None
 
     def ci(self, level: float = 0.95, *, method: str = "skew") -> tuple[Any, Any]:
         """Return the confidence interval ``(low, high)`` for ``estimand``.
@@ -251,12 +263,14 @@ def mc_kl(
     Warns
     -----
     KLEstimatorWarning
-        When the estimator's terms have a heavy tail, k̂ > ⅓ (their third moment, or
-        above ½ their variance, is likely infinite, so ``ci`` is unreliable); the text,
-        also in ``verdict``, names the estimators whose own k̂ ≤ ⅓ for this pair. For k2
-        always: its interval is for E_p[½(log r)²], not KL, and the text quotes the gap
-        measured on the same draws. And for k3, when the draws contradict E_p[r] = 1
-        (see Notes); ``diagnostic`` holds that text.
+        When the estimator's terms' variance is likely infinite, k̂ > ½ (``ci`` cannot
+        be trusted, and more draws will not fix it); the text, also in ``verdict``,
+        names the estimators whose own k̂ ≤ ⅓ for this pair. For ⅓ < k̂ ≤ ½ (finite
+        variance, heavy third moment) there is no warning: ``reliable`` is False and
+        ``verdict`` says why. For k2 always: its interval is for E_p[½(log r)²], not KL,
+        and the text quotes the gap measured on the same draws. And for k3, when the
+        draws contradict E_p[r] = 1 (see Notes); ``diagnostic`` holds that text.
+        ``warned`` says which batch elements a warning covers.
 
     Notes
     -----
@@ -282,9 +296,11 @@ def mc_kl(
     k3's is finite only if ∫ q²/p < ∞ (for Gaussians, σ_q² < 2σ_p²), and when q is
     wider than p its terms are heavy-tailed and right-skewed. ``ci()`` corrects the
     normal interval for the skewness (see :meth:`MCResult.ci`), which needs a finite
-    third moment: between k = ⅓ and ½ the interval still under-covers at moderate n,
-    hence the threshold. k1 has finite variance whenever E_p[(log r)²] does; prefer it
-    in that regime.
+    third moment: between k = ⅓ and ½ the interval may still under-cover at moderate n,
+    so ``reliable`` is False there, but only k̂ > ½ warns: k̂ is noisy and, on tails
+    that are heavy only at moderate n (a log-normal r, as for two Gaussians of equal
+    variance), often above ⅓ although every moment is finite. k1 has finite variance
+    whenever E_p[(log r)²] does; prefer it in that regime.
 
     k3 is evaluated as e^t − 1 − t with a degree-13 Taylor polynomial for |t| < ¼
     (``expm1(t) − t`` loses all digits there, as it is ≈ t²/2) and as
@@ -499,11 +515,9 @@ class _Welford:
                 warnings.warn(diagnostic, KLEstimatorWarning, stacklevel=3)
         elif self.check is not None:
             gap = (_host(self.check.mean), _host(self.check.stderr()))
-        khat, reliable, text, warning = verdict(
-            estimator, n, self.tails.khats(estimator_terms), _host(zero), failed, gap
-        )
-        if warning is not None:
-            warnings.warn(warning, KLEstimatorWarning, stacklevel=3)
+        judged = verdict(estimator, n, self.tails.khats(estimator_terms), _host(zero), failed, gap)
+        if judged.warning is not None:
+            warnings.warn(judged.warning, KLEstimatorWarning, stacklevel=3)
         if xp is np and value.ndim == 0:
             value, stderr, skewness = np.float64(value), np.float64(stderr), np.float64(skewness)
         return MCResult(
@@ -513,11 +527,12 @@ class _Welford:
             estimator,
             "; ".join(reasons) or None,
             diagnostic,
-            _like(khat, value),
-            _like(reliable, value),
-            text,
+            _like(judged.khat, value),
+            _like(judged.reliable, value),
+            judged.text,
             _ESTIMANDS[estimator],
             skewness,
+            _like(judged.warned, value),
         )
 
 
@@ -605,6 +620,7 @@ def _infinite_result(pa: Adapter, qa: Adapter, n: int, estimator: str, reason: s
         "exact: KL = ∞ (see reason)",
         _ESTIMANDS[estimator],
         zeros,
+        _like(np.zeros(shape, dtype=bool), value),
     )
 
 
