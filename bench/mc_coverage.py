@@ -647,7 +647,7 @@ def plot(rows: list[dict[str, Any]], path: Path, n: int, reps: int) -> None:
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
     fig.suptitle(
         f"mc_kl, n = {n}, {reps} replicates per cell: coverage of ci(0.95) (blue: finite "
-        "variance, red: infinite; tick: the normal interval on the same draws), how often "
+        "variance, red: infinite; tick: the normal interval on the same draws),\nhow often "
         "a KLEstimatorWarning fires (dark grey) and the verdict says unreliable (light grey)",
         fontsize=9,
     )
