@@ -48,6 +48,7 @@ bench: venv
 	$(BIN)/python bench/coupling.py
 	$(BIN)/python bench/import_cost.py
 	$(BIN)/python bench/mc_coverage.py
+	$(BIN)/python bench/mc_estimators.py
 	$(BIN)/python bench/mc_term_moments.py
 	$(BIN)/python bench/mc_knn.py
 
