@@ -38,7 +38,8 @@ from klmath.montecarlo import (
     SupportsSampleLogProb,
     mc_kl,
 )
-from klmath.registry import KLAmbiguityWarning, KLMonteCarloWarning, KLResult, kl, register_kl
+from klmath.divergence import EntropyResult, KLMonteCarloWarning, KLResult, entropy, kl
+from klmath.registry import KLAmbiguityWarning, register_entropy, register_kl
 
 __version__ = "0.1.0"
 
@@ -53,13 +54,16 @@ __all__ = [  # noqa: RUF022 - grouped by seed problem, not sorted
     "KLEstimatorWarning",
     "KLMonteCarloWarning",
     "KLResult",
+    "EntropyResult",
     "MCResult",
     "MixtureKLBounds",
     "SupportsSampleLogProb",
     "gaussian_mixture_kl_bounds",
     "kl",
+    "entropy",
     "mc_kl",
     "register_kl",
+    "register_entropy",
     # Affine coupling with an arbitrary mask (seed problem 3)
     "AffineCoupling",
     "CouplingJacobianBlocks",

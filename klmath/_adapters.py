@@ -13,7 +13,7 @@ once:
 * ``log_prob(x)``: log density (mass) at ``x``, ``-inf`` outside the support.
 
 Like einops' backends, torch is only looked at when it is already imported, so
-scipy users never import it through this module.
+scipy users never import it through this module (:func:`klmath._backend.torch_if_loaded`).
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from klmath._backend import torch_if_loaded
+
 __all__: list[str] = []
 
-
-def torch_module() -> Any:
-    """Return the ``torch`` module if it is already imported, else ``None``."""
-    return sys.modules.get("torch")
+#: The ``torch`` module if already imported, else ``None`` (one definition, in ``_backend``).
+torch_module = torch_if_loaded
 
 
 def is_torch_distribution(obj: object) -> bool:
