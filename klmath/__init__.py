@@ -38,6 +38,7 @@ from klmath.montecarlo import (
     SupportsSampleLogProb,
     mc_kl,
 )
+from klmath.discrete import discrete_entropy, discrete_kl
 from klmath.divergence import EntropyResult, KLMonteCarloWarning, KLResult, entropy, kl
 from klmath.registry import KLAmbiguityWarning, register_entropy, register_kl
 
@@ -61,6 +62,8 @@ __all__ = [  # noqa: RUF022 - grouped by seed problem, not sorted
     "gaussian_mixture_kl_bounds",
     "kl",
     "entropy",
+    "discrete_kl",
+    "discrete_entropy",
     "mc_kl",
     "register_kl",
     "register_entropy",

@@ -79,6 +79,7 @@ class Adapter:
     """Common interface; see the module docstring."""
 
     backend: str = "numpy"
+    name: str = "p"  # the argument's name, for messages
     family: str = "?"
     batch_shape: tuple[int, ...] | None = None
     event_shape: tuple[int, ...] | None = None
@@ -125,8 +126,14 @@ class TorchAdapter(Adapter):
 
     def sample(self, n: int, rng: np.random.Generator) -> Any:
         torch = torch_module()
-        with torch.no_grad():
-            return self.dist.sample((n,))
+        try:
+            with torch.no_grad():
+                return self.dist.sample((n,))
+        except NotImplementedError:
+            raise TypeError(
+                f"{self.name} ({self.family}) cannot be sampled: its sample() raises "
+                "NotImplementedError, and a Monte Carlo estimate needs draws of p"
+            ) from None
 
     def log_prob(self, x: Any) -> Any:
         torch = torch_module()
@@ -138,7 +145,14 @@ class TorchAdapter(Adapter):
             # Independent, MixtureSameFamily) and mask outside points with the support.
             self._scorer = _without_validation(self.dist)
         with torch.no_grad():
-            lp = self._scorer.log_prob(x)
+            try:
+                lp = self._scorer.log_prob(x)
+            except NotImplementedError:
+                raise TypeError(
+                    f"{self.name} ({self.family}) has no log density: its log_prob() raises "
+                    "NotImplementedError (a non-bijective transform?), and a Monte Carlo "
+                    "estimate needs it"
+                ) from None
             try:
                 inside = self.dist.support.check(x)
             except NotImplementedError:  # a support without check(): trust log_prob
@@ -225,9 +239,13 @@ class ProtocolAdapter(Adapter):
 def adapt(dist: Any, name: str, *, need_sample: bool) -> Adapter:
     """Wrap ``dist`` in an adapter, or raise ``TypeError`` naming the argument ``name``."""
     if is_torch_distribution(dist):
-        return TorchAdapter(dist)
+        adapter: Adapter = TorchAdapter(dist)
+        adapter.name = name
+        return adapter
     if is_scipy_frozen(dist):
-        return ScipyAdapter(dist)
+        adapter = ScipyAdapter(dist)
+        adapter.name = name
+        return adapter
     missing = [
         m
         for m in (("sample", "log_prob") if need_sample else ("log_prob",))
@@ -239,4 +257,6 @@ def adapt(dist: Any, name: str, *, need_sample: bool) -> Adapter:
             f"distribution, or an object with sample(n, rng) and log_prob(x); "
             f"got {type(dist).__name__} without {' and '.join(missing)}()"
         )
-    return ProtocolAdapter(dist)
+    adapter = ProtocolAdapter(dist)
+    adapter.name = name
+    return adapter

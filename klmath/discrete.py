@@ -75,12 +75,18 @@ def discrete_kl(p: Any, q: Any, *, axis: int = -1) -> Any:
     from klmath._formulas._careful import rel_entr_term
 
     kind, pt, qt, ax = _prepare(axis, p=p, q=q)
-    shape = torch.broadcast_shapes(pt.shape, qt.shape)
-    if pt.ndim and qt.ndim and pt.shape[ax] != qt.shape[ax]:
+    if pt.shape[ax] != qt.shape[ax]:
         raise ValueError(
             f"p and q must have the same length along axis {axis}: p has {pt.shape[ax]} "
             f"outcomes (shape {tuple(pt.shape)}), q has {qt.shape[ax]} (shape {tuple(qt.shape)})"
         )
+    try:
+        shape = torch.broadcast_shapes(pt.shape, qt.shape)
+    except RuntimeError:
+        raise ValueError(
+            f"p and q must broadcast against each other, got shapes {tuple(pt.shape)} and "
+            f"{tuple(qt.shape)}"
+        ) from None
     pt, qt = pt.expand(shape), qt.expand(shape)
     return from_torch(rel_entr_term(pt, qt).sum(ax), kind)
 

@@ -236,6 +236,10 @@ def closed_form_kl(p: Any, q: Any) -> tuple[Any, str, str | None] | None:
         out = fn(p, q)
         if out is not NotImplemented:
             return _unpack(out, fn)
+        if _is_klmath_formula(fn) and not _user_torch_rule(p, q):
+            # klmath covers every pair of torch's registry; where its formula declines
+            # (a fold, a shifted support), torch's own would be wrong or raise.
+            return None
     if is_torch_distribution(p) and is_torch_distribution(q):
         torch = sys.modules["torch"]
         try:
@@ -246,6 +250,19 @@ def closed_form_kl(p: Any, q: Any) -> tuple[Any, str, str | None] | None:
             value = value.detach()  # torch's exponential-family rule builds a graph itself
         return value, "torch.distributions.kl_divergence", None
     return None
+
+
+def _user_torch_rule(p: Any, q: Any) -> bool:
+    """Whether torch's registry holds a rule for (p, q) that is not torch's own."""
+    if not (is_torch_distribution(p) and is_torch_distribution(q)):
+        return False
+    kl_module = sys.modules["torch"].distributions.kl
+    rule = kl_module._dispatch_kl(type(p), type(q))
+    return rule is not NotImplemented and getattr(rule, "__module__", "") != kl_module.__name__
+
+
+def _is_klmath_formula(fn: Any) -> bool:
+    return str(getattr(fn, "__module__", "")).startswith("klmath._formulas")
 
 
 def _unpack(out: Any, fn: Any) -> tuple[Any, str, str | None]:
@@ -264,6 +281,8 @@ def closed_form_entropy(p: Any) -> tuple[Any, str, str | None] | None:
         out = fn(p)
         if out is not NotImplemented:
             return _unpack(out, fn)
+        if _is_klmath_formula(fn):
+            return None
     if is_torch_distribution(p):
         try:
             value = p.entropy()

@@ -324,14 +324,19 @@ def entropy_mass(p: Mass) -> float:
 def kl_vectors(p: Sequence[float], q: Sequence[float]) -> float:
     """Σ pₖ log(pₖ/qₖ) with 0 log 0 = 0 and p log(p/0) = ∞, at 40 digits."""
     with mp.workdps(40):
-        terms = []
-        for a, b in zip(p, q):
-            if a == 0:
-                continue
-            if b == 0:
-                return math.inf
-            terms.append(mp.mpf(a) * mp.log(mp.mpf(a) / mp.mpf(b)))
-        return float(mp.fsum(terms))
+        return float(kl_vectors_mp(p, q))
+
+
+def kl_vectors_mp(p: Sequence[float], q: Sequence[float]) -> mp.mpf:
+    """:func:`kl_vectors` as an mpf at the caller's precision (``mp.inf`` when infinite)."""
+    terms = []
+    for a, b in zip(p, q):
+        if a == 0:
+            continue
+        if b == 0:
+            return mp.inf
+        terms.append(mp.mpf(a) * mp.log(mp.mpf(a) / mp.mpf(b)))
+    return mp.fsum(terms)
 
 
 # --------------------------------------------------------------------------- matrices

@@ -17,7 +17,8 @@ exactly 0 for x = y and accurate near it).
 u = b₂/b₁: every term is 0 at p = q, the first two ≥ 0, u − 1 − log u from
 :func:`~klmath._formulas._careful.ratio_term`. For an exponential pair only
 u − 1 − log u remains. p's support starting below q's (loc₁ < loc₂) gives ∞; above
-it there is no closed form (E log(x − loc₂) under a shifted gamma).
+it there is a closed form only for an exponential q, whose log density is linear,
+−H(p) − log b₂ + b₂(loc₁ + a₁/b₁ − loc₂) (E log(x − loc₂) under a shifted gamma has none).
 
 *Beta(α₁, β₁) ‖ Beta(α₂, β₂)* on the same interval (scipy's ``loc``, ``scale``):
 with E log x = ψ(α₁) − ψ(s₁), E log(1 − x) = ψ(β₁) − ψ(s₁), s = α + β,
@@ -76,12 +77,16 @@ def _kl_gamma(p: Any, q: Any) -> Any:
     pp, qq = pair
     a1, b1, c1 = pp["shape"], pp["rate"], pp["loc"]
     a2, b2, c2 = qq["shape"], qq["rate"], qq["loc"]
-    below = c1 < c2
-    if not bool(((c1 == c2) | below).all()):
+    below, above = c1 < c2, c1 > c2
+    if bool((above & (a2 != 1)).any()):
         return NotImplemented
     log_u = log_ratio(b2, b1)
     value = lgamma_bregman(a1, a2) + a1 * ratio_term(b2, b1)
     value = value + torch.where(a1 == a2, torch.zeros_like(log_u), (a1 - a2) * log_u)
+    if bool(above.any()):
+        # An exponential q below p: −E log q = −log b₂ + b₂(E x − c₂), E x = c₁ + a₁/b₁.
+        shifted = -torch.log(b2) + b2 * (c1 - c2 + a1 / b1) - entropy_tensor(pp)  # type: ignore[operator]
+        value = torch.where(above, shifted, value)
     value = torch.where(below, torch.full_like(value, math.inf), value.clamp_min(0.0))
     inf = torch.full_like(c1, math.inf)
     reason = _support_reason(c1, inf, c2, inf, value == math.inf)
