@@ -183,7 +183,12 @@ def cholesky_factor(cov: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def check_lower_triangular(tril: torch.Tensor, name: str) -> None:
-    """Raise ValueError unless ``tril`` is lower triangular with a positive, finite diagonal."""
+    """Raise ValueError unless ``tril`` is lower triangular, finite, with no zero on its diagonal.
+
+    Any invertible lower-triangular L is a factor of the covariance LLᵀ, as in TFP's
+    ``scale_tril``: negative diagonal entries are allowed (flipping the sign of a
+    column of L leaves LLᵀ unchanged).
+    """
     import torch
 
     with torch.no_grad():
@@ -198,10 +203,10 @@ def check_lower_triangular(tril: torch.Tensor, name: str) -> None:
                 f"but has non-zero entries above the diagonal{where}"
             )
         diagonal = t.diagonal(dim1=-2, dim2=-1)
-        bad_diag = ~(diagonal > 0)
+        bad_diag = diagonal == 0
         if bool(bad_diag.any()):
             index = first_index(bad_diag)
             raise ValueError(
-                f"{name} must have a positive diagonal, got {float(diagonal[index])} "
-                f"at index {index} of its diagonal"
+                f"{name} must be invertible (no zero on its diagonal), got "
+                f"{float(diagonal[index])} at index {index} of its diagonal"
             )
