@@ -74,7 +74,13 @@ def _table(name: str, value: object) -> np.ndarray:
     if isinstance(value, np.ndarray):
         array = value
     elif isinstance(value, (list, tuple)):
-        array = np.asarray(value)
+        try:
+            array = np.asarray(value)
+        except ValueError:
+            raise ValueError(
+                f"{name} must be a table of shape (n_theta, n_phi), got a ragged "
+                f"{type(value).__name__} (rows of different lengths)"
+            ) from None
     else:
         raise TypeError(
             f"{name} must be a NumPy array of shape (n_theta, n_phi), got {type(value).__name__}"

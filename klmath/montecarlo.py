@@ -225,9 +225,13 @@ def mc_kl(
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    if seed is not None and seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
+    if seed is not None and not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64) (torch seeds are 64-bit), got {seed}")
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))
+    ):
+        raise TypeError(f"chunk_size must be a positive int, got {type(chunk_size).__name__}")
+    if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
     pa = adapt(p, "p", need_sample=True)
     qa = adapt(q, "q", need_sample=False)
