@@ -18,6 +18,8 @@ from klmath.coupling import (
     coupling_jacobian_blocks,
     coupling_permutation,
 )
+from klmath.discrete import discrete_entropy, discrete_kl
+from klmath.divergence import EntropyResult, KLMonteCarloWarning, KLResult, entropy, kl
 from klmath.flow1d import (
     Flow1dInverse,
     flow1d_derivative,
@@ -38,8 +40,6 @@ from klmath.montecarlo import (
     SupportsSampleLogProb,
     mc_kl,
 )
-from klmath.discrete import discrete_entropy, discrete_kl
-from klmath.divergence import EntropyResult, KLMonteCarloWarning, KLResult, entropy, kl
 from klmath.registry import KLAmbiguityWarning, register_entropy, register_kl
 
 __version__ = "0.1.0"

@@ -126,7 +126,6 @@ def discrete_entropy(p: Any, *, axis: int = -1) -> Any:
 
 def _prepare(axis: Any, **arrays: Any) -> tuple[Any, ...]:
     """(kind, tensors..., axis as a non-negative int) after every check."""
-    import torch
 
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
         raise TypeError(f"axis must be an int, got {type(axis).__name__} {axis!r}")
@@ -140,9 +139,9 @@ def _prepare(axis: Any, **arrays: Any) -> tuple[Any, ...]:
         )
     if not -ndim <= axis < ndim:
         raise ValueError(f"axis {axis} is out of range for {ndim}-d input")
-    ax = axis % ndim
+    ax = int(axis) % ndim
     out = []
-    for name, t in zip(converted, tensors):
+    for name, t in zip(converted, tensors, strict=False):
         t = t.reshape((1,) * (ndim - t.ndim) + tuple(t.shape))
         _check_probabilities(name, t, ax)
         out.append(t)
@@ -157,13 +156,11 @@ def _array(name: str, x: Any) -> Any:
             arr = np.asarray(x, dtype=np.float64)
         except (TypeError, ValueError) as err:
             raise TypeError(
-                f"{name} must be a probability vector (array, tensor or list of numbers): "
-                f"{err}"
+                f"{name} must be a probability vector (array, tensor or list of numbers): {err}"
             ) from None
         return arr
     raise TypeError(
-        f"{name} must be a NumPy array, a torch tensor or a list of numbers, "
-        f"got {type(x).__name__}"
+        f"{name} must be a NumPy array, a torch tensor or a list of numbers, got {type(x).__name__}"
     )
 
 

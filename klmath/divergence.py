@@ -31,7 +31,14 @@ from typing import Any
 import numpy as np
 
 import klmath._formulas  # noqa: F401 - registers klmath's closed forms
-from klmath._adapters import Adapter, adapt, is_scipy_frozen, is_torch_distribution, scipy_family
+from klmath._adapters import (
+    Adapter,
+    adapt,
+    check_parameters,
+    is_scipy_frozen,
+    is_torch_distribution,
+    scipy_family,
+)
 from klmath._backend import namespace, torch_if_loaded
 from klmath.montecarlo import ESTIMATORS, KLEstimatorWarning, check_event_shapes, mc_kl
 from klmath.registry import closed_form_entropy, closed_form_kl, family_name
@@ -382,86 +389,6 @@ def _exact_entropy(p: Any, method: str) -> tuple[Any, str, str | None] | None:
 # --------------------------------------------------------------------------- checks
 
 
-def check_parameters(dist: Any, name: str) -> None:
-    """Raise ValueError, naming ``name``, if a torch or scipy distribution has a bad parameter.
-
-    torch: every parameter in ``arg_constraints`` (of nested distributions too) must
-    satisfy its constraint and not be NaN, whether or not the object validated its
-    arguments. scipy: the shape parameters must pass the family's own check, ``scale``
-    must be > 0, and all must be finite.
-    """
-    if is_torch_distribution(dist):
-        _check_torch(dist, name, f"{name} (torch {type(dist).__name__})")
-    elif is_scipy_frozen(dist):
-        _check_scipy(dist, name)
-
-
-def _check_torch(dist: Any, name: str, who: str, depth: int = 0) -> None:
-    torch = torch_if_loaded()
-    D = torch.distributions
-    try:
-        constraints = dist.arg_constraints
-    except NotImplementedError:
-        constraints = {}
-    for param, constraint in constraints.items():
-        if D.constraints.is_dependent(constraint):
-            continue
-        if param not in vars(dist) and isinstance(
-            getattr(type(dist), param, None), D.utils.lazy_property
-        ):
-            continue
-        value = getattr(dist, param, None)
-        if not isinstance(value, torch.Tensor):
-            continue
-        value = value.detach()
-        nan = torch.isnan(value) if value.is_floating_point() else torch.zeros_like(value, dtype=bool)
-        if bool(nan.any()):
-            raise ValueError(f"{who} has NaN in its parameter {param}{_at(nan)}")
-        ok = constraint.check(value)
-        if not bool(ok.all()):
-            bad = ~ok
-            idx = _first(bad)
-            shown = value[idx] if idx else value
-            raise ValueError(
-                f"{who} has an invalid {param}: it must satisfy {constraint}, got "
-                f"{_short(shown)}{_at(bad)}"
-            )
-    if depth < 8:
-        for attr, value in vars(dist).items():
-            if isinstance(value, D.Distribution) and value is not dist:
-                _check_torch(value, name, f"{who}.{attr} (torch {type(value).__name__})", depth + 1)
-
-
-def _check_scipy(dist: Any, name: str) -> None:
-    from scipy.stats._distn_infrastructure import rv_frozen
-
-    if not isinstance(dist, rv_frozen):
-        return  # multivariate objects check their parameters when frozen
-    family = scipy_family(dist)
-    who = f"{name} (scipy {family})"
-    try:
-        parsed = dist.dist._parse_args(*dist.args, **dist.kwds)
-    except TypeError as err:
-        raise ValueError(f"{who} has unusable parameters: {err}") from None
-    shapes, loc = parsed[0], parsed[1]
-    scale = parsed[2] if len(parsed) > 2 else 1.0
-    names = [s.strip() for s in (dist.dist.shapes or "").split(",") if s.strip()]
-    for label, value in [*zip(names, shapes), ("loc", loc), ("scale", scale)]:
-        arr = np.asarray(value, dtype=np.float64)
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{who} must have a finite {label}, got {_short(arr)}")
-    if not (np.asarray(scale) > 0).all():
-        raise ValueError(f"{who} must have scale > 0, got scale = {_short(np.asarray(scale))}")
-    if shapes:
-        ok = np.asarray(dist.dist._argcheck(*shapes))
-        if not ok.all():
-            given = ", ".join(f"{k} = {_short(np.asarray(v))}" for k, v in zip(names, shapes))
-            raise ValueError(
-                f"{who} has shape parameters outside the family's domain ({given}); "
-                f"see scipy.stats.{family}"
-            )
-
-
 def _as_value(value: Any, formula: str, p: Any, q: Any) -> Any:
     """Check the type of a closed form's result; NumPy results become float64."""
     torch = torch_if_loaded()
@@ -491,9 +418,7 @@ def _settle(value: Any, formula: str, method: str, what: str, *, clamp: bool = T
         where = f" at batch index {idx}" if np.ndim(value) else ""
         text = f"{formula} returned NaN for {what}{where}"
         if method == "exact":
-            raise ValueError(
-                f"{text}; no trustworthy closed form: use method='mc' for an estimate"
-            )
+            raise ValueError(f"{text}; no trustworthy closed form: use method='mc' for an estimate")
         warnings.warn(f"{text}; falling back to Monte Carlo", KLMonteCarloWarning, stacklevel=4)
         return None
     if clamp and bool((value < 0).any()):
@@ -557,7 +482,14 @@ def _monte_carlo_kl(p: Any, q: Any, n: int, estimator: str | None, seed: int | N
     if k1.diagnostic:
         diagnostic += f" k1: {k1.diagnostic}"
     return KLResult(
-        k1.value, k1.stderr, False, "mc", "klmath.mc_kl(estimator='k1')", k1.n, k1.reason, diagnostic
+        k1.value,
+        k1.stderr,
+        False,
+        "mc",
+        "klmath.mc_kl(estimator='k1')",
+        k1.n,
+        k1.reason,
+        diagnostic,
     )
 
 
@@ -588,6 +520,7 @@ def _monte_carlo_entropy(pa: Adapter, n: int, seed: int | None) -> EntropyResult
                 mean = mean + delta * (m / total)
                 m2 = m2 + c_m2 + delta * delta * (count * m / total)
             count += m
+    assert mean is not None and m2 is not None  # n >= 2 draws
     xp = namespace(mean)
     stderr = xp.sqrt(m2 / ((n - 1) * n))
     if xp is np and np.ndim(mean) == 0:
@@ -644,11 +577,6 @@ def _first(mask: Any) -> tuple[int, ...]:
     if arr.ndim == 0:
         return ()
     return tuple(int(i) for i in np.argwhere(arr)[0])
-
-
-def _at(mask: Any) -> str:
-    idx = _first(mask)
-    return f" at index {idx}" if idx else ""
 
 
 def _short(x: Any) -> str:

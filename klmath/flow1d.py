@@ -109,9 +109,19 @@ def _prepare(
         if isinstance(v, torch.Tensor):
             out[name] = v.to(dtype)
             continue
-        arr = np.asarray(v)
+        try:
+            arr = np.asarray(v)
+        except ValueError:
+            raise ValueError(
+                f"{name} must be a real number or array; got a ragged {type(v).__name__}"
+            ) from None
         if arr.dtype.kind not in "fiu":
             raise TypeError(f"{name} must be a real number or array; got dtype {arr.dtype}")
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
+            raise TypeError(
+                f"{name} has dtype {arr.dtype} (extended precision): pass "
+                f"{name}.astype(np.float64), the precision flow1d computes in"
+            )
         out[name] = torch.as_tensor(arr.astype(np.float64), dtype=dtype, device=device)
     return out, numpy_out
 

@@ -31,7 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from klmath._adapters import Adapter, TorchAdapter, adapt, torch_module
+from klmath._adapters import Adapter, TorchAdapter, adapt, check_parameters, torch_module
 
 __all__ = ["ESTIMATORS", "KLEstimatorWarning", "MCResult", "SupportsSampleLogProb", "mc_kl"]
 
@@ -180,7 +180,8 @@ def mc_kl(
         If p cannot sample or p, q cannot score (``log_prob``), or n, seed have the
         wrong type.
     ValueError
-        If n < 2, the estimator is unknown, event shapes differ, or p's own log density
+        If n < 2, the estimator is unknown, event shapes differ, a parameter of a torch or
+        scipy p or q is invalid (named, see :func:`klmath.kl`), or p's own log density
         at its draws is not finite.
 
     Warns
@@ -236,6 +237,8 @@ def mc_kl(
     pa = adapt(p, "p", need_sample=True)
     qa = adapt(q, "q", need_sample=False)
     check_event_shapes(pa, qa)
+    check_parameters(p, "p")
+    check_parameters(q, "q")
     n = int(n)
     if chunk_size is None:
         per_draw = math.prod(pa.batch_shape or ()) * math.prod(pa.event_shape or ())

@@ -206,7 +206,7 @@ def _integrate(f: Callable[[mp.mpf], mp.mpf], p: Density) -> float:
         if side * edge < start:  # bridge from the edge to ±1 directly
             total += mp.quad(f, sorted([edge, side * start]))
         cuts = [
-            mp.quad(lambda u: f(side * mp.exp(u)) * mp.exp(u), [mp.log(start), mp.log(c)])
+            mp.quad(lambda u, s=side: f(s * mp.exp(u)) * mp.exp(u), [mp.log(start), mp.log(c)])
             for c in _TAIL_CUTS
         ]
         if abs(cuts[1] - cuts[0]) > mp.mpf("1e-6"):
@@ -330,7 +330,7 @@ def kl_vectors(p: Sequence[float], q: Sequence[float]) -> float:
 def kl_vectors_mp(p: Sequence[float], q: Sequence[float]) -> mp.mpf:
     """:func:`kl_vectors` as an mpf at the caller's precision (``mp.inf`` when infinite)."""
     terms = []
-    for a, b in zip(p, q):
+    for a, b in zip(p, q, strict=False):
         if a == 0:
             continue
         if b == 0:
@@ -349,7 +349,7 @@ def kl_gaussian(
     with mp.workdps(40):
         s0, s1 = mp.matrix(c0), mp.matrix(c1)
         d = s0.rows
-        delta = mp.matrix([mp.mpf(b) - mp.mpf(a) for a, b in zip(m0, m1)])
+        delta = mp.matrix([mp.mpf(b) - mp.mpf(a) for a, b in zip(m0, m1, strict=False)])
         inv = s1**-1
         trace = mp.fsum((inv * s0)[i, i] for i in range(d))
         maha = (delta.T * inv * delta)[0, 0]

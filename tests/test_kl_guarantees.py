@@ -101,7 +101,9 @@ SCIPY_SELF = [
 ]
 
 
-@pytest.mark.parametrize("p", SCIPY_SELF, ids=lambda d: type(d).__name__ if not hasattr(d, "dist") else d.dist.name)
+@pytest.mark.parametrize(
+    "p", SCIPY_SELF, ids=lambda d: type(d).__name__ if not hasattr(d, "dist") else d.dist.name
+)
 def test_scipy_kl_with_itself_is_exactly_zero(p: Any) -> None:
     res = kl(p, p, method="exact")
     assert res.exact and isinstance(res.value, np.float64) and res.value == 0.0

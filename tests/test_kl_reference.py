@@ -177,7 +177,8 @@ def independent_case(data: st.DataObject) -> tuple[Any, Any, float]:
         keys = params[0].keys()
         return TORCH[base]({k: [a[k] for a in params] for k in keys})
 
-    value = sum(ref.kl_density(REFERENCE[base](a), REFERENCE[base](b)) for a, b in zip(pps, qqs))
+    pairs = zip(pps, qqs, strict=True)
+    value = sum(ref.kl_density(REFERENCE[base](a), REFERENCE[base](b)) for a, b in pairs)
     return D.Independent(stacked(pps), 1), D.Independent(stacked(qqs), 1), value
 
 

@@ -49,7 +49,7 @@ from klmath._validation import first_index
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Params", "TORCH_FAMILIES", "SCIPY_FAMILIES", "family_keys", "read", "read_pair"]
+__all__ = ["SCIPY_FAMILIES", "TORCH_FAMILIES", "Params", "family_keys", "read", "read_pair"]
 
 
 @dataclass(frozen=True)

@@ -97,140 +97,183 @@ def _none(*_: Any) -> None:
 
 
 def _moments(pp: Params) -> _Moments | None:
+    builder = _MOMENT_BUILDERS.get(pp.family)
+    return None if builder is None else builder(pp)
+
+
+def _entropy(pp: Params) -> torch.Tensor:
+    h = location_scale.entropy_tensor(pp)
+    if h is None:
+        h = gamma_beta.entropy_tensor(pp)
+    assert h is not None, pp.family
+    return h
+
+
+def _normal(pp: Params) -> _Moments:
     import torch
 
-    inf = math.inf
-    f = pp.family
-    if f == "normal":
-        mu, s = pp["loc"], pp["scale"]
+    mu, s = pp["loc"], pp["scale"]
 
-        def e_abs(m: torch.Tensor) -> torch.Tensor:
-            d = mu - m
-            gauss = s * math.sqrt(2 / math.pi) * torch.exp(-0.5 * (d / s) ** 2)
-            return gauss + d * torch.erf(d / (s * math.sqrt(2.0)))
+    def e_abs(m: torch.Tensor) -> _Maybe:
+        d = mu - m
+        gauss = s * math.sqrt(2 / math.pi) * torch.exp(-0.5 * (d / s) ** 2)
+        return gauss + d * torch.erf(d / (s * math.sqrt(2.0)))
 
-        def e_exp(m: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-            return torch.exp(-(mu - m) / beta + 0.5 * (s / beta) ** 2)
+    def e_exp(m: torch.Tensor, beta: torch.Tensor) -> _Maybe:
+        return torch.exp(-(mu - m) / beta + 0.5 * (s / beta) ** 2)
 
-        full = torch.full_like(mu, inf)
-        h = 0.5 * math.log(2 * math.pi * math.e) + torch.log(s)
-        return _Moments(-full, full, h, mu, s * s, _none, _none, e_abs, e_exp)
-    if f == "laplace":
-        mu, s = pp["loc"], pp["scale"]
+    full = torch.full_like(mu, math.inf)
+    h = 0.5 * math.log(2 * math.pi * math.e) + torch.log(s)
+    return _Moments(-full, full, h, mu, s * s, _none, _none, e_abs, e_exp)
 
-        def e_abs(m: torch.Tensor) -> torch.Tensor:
-            d = (mu - m).abs()
-            return d + s * torch.exp(-d / s)
 
-        def e_exp(m: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-            ok = s < beta
-            val = torch.exp(-(mu - m) / beta) / torch.where(ok, 1 - (s / beta) ** 2, 1.0)
-            return torch.where(ok, val, torch.full_like(val, inf))
+def _laplace(pp: Params) -> _Moments:
+    import torch
 
-        full = torch.full_like(mu, inf)
-        h = location_scale.entropy_tensor(pp)
-        return _Moments(-full, full, h, mu, 2 * s * s, _none, _none, e_abs, e_exp)  # type: ignore[arg-type]
-    if f == "uniform":
-        a, b = pp["low"], pp["high"]
-        w = b - a
+    mu, s = pp["loc"], pp["scale"]
 
-        def e_log_shift(c: torch.Tensor) -> torch.Tensor:
-            v = w / (b - c)
-            return torch.log(b - c) - 1 - torch.special.xlog1py(1 - v, -v) / v
+    def e_abs(m: torch.Tensor) -> _Maybe:
+        d = (mu - m).abs()
+        return d + s * torch.exp(-d / s)
 
-        def e_log_reflect(c: torch.Tensor) -> torch.Tensor:
-            v = w / (c - a)
-            return torch.log(c - a) - 1 - torch.special.xlog1py(1 - v, -v) / v
+    def e_exp(m: torch.Tensor, beta: torch.Tensor) -> _Maybe:
+        ok = s < beta
+        val = torch.exp(-(mu - m) / beta) / torch.where(ok, 1 - (s / beta) ** 2, 1.0)
+        return torch.where(ok, val, torch.full_like(val, math.inf))
 
-        def e_abs(m: torch.Tensor) -> torch.Tensor:
-            mid = ((m - a) ** 2 + (b - m) ** 2) / (2 * w)
-            center = 0.5 * (a + b)
-            return torch.where(m <= a, center - m, torch.where(m >= b, m - center, mid))
+    full = torch.full_like(mu, math.inf)
+    return _Moments(-full, full, _entropy(pp), mu, 2 * s * s, _none, _none, e_abs, e_exp)
 
-        def e_exp(m: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-            z = w / beta
-            return torch.exp(-(a - m) / beta) * (-torch.expm1(-z)) / z
 
-        h = torch.log(w)
-        return _Moments(a, b, h, 0.5 * (a + b), w * w / 12, e_log_shift, e_log_reflect, e_abs, e_exp)
-    if f == "gamma":
-        k, rate, c = pp["shape"], pp["rate"], pp["loc"]
+def _uniform(pp: Params) -> _Moments:
+    import torch
 
-        def e_log_shift(c2: torch.Tensor) -> _Maybe:
-            if not bool((c2 == c).all()):
-                return None
-            return torch.digamma(k) - torch.log(rate)
+    a, b = pp["low"], pp["high"]
+    w = b - a
 
-        def e_abs(m: torch.Tensor) -> torch.Tensor:
-            m1 = m - c
-            mean = k / rate
-            pos = m1.clamp_min(0.0)
-            below = pos * torch.special.gammainc(k, rate * pos)
-            below = below - mean * torch.special.gammainc(k + 1, rate * pos)
-            return mean - m1 + 2 * below
+    def e_log_shift(c: torch.Tensor) -> _Maybe:
+        v = w / (b - c)
+        return torch.log(b - c) - 1 - torch.special.xlog1py(1 - v, -v) / v
 
-        def e_exp(m: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-            return torch.exp(-(c - m) / beta - k * torch.log1p(1 / (rate * beta)))
+    def e_log_reflect(c: torch.Tensor) -> _Maybe:
+        v = w / (c - a)
+        return torch.log(c - a) - 1 - torch.special.xlog1py(1 - v, -v) / v
 
-        h = gamma_beta.entropy_tensor(pp)
-        hi = torch.full_like(c, inf)
-        mean, var = c + k / rate, k / rate**2
-        return _Moments(c, hi, h, mean, var, e_log_shift, _none, e_abs, e_exp)  # type: ignore[arg-type]
-    if f == "beta":
-        al, be, loc, sc = pp["a"], pp["b"], pp["loc"], pp["scale"]
-        tot = al + be
+    def e_abs(m: torch.Tensor) -> _Maybe:
+        mid = ((m - a) ** 2 + (b - m) ** 2) / (2 * w)
+        center = 0.5 * (a + b)
+        return torch.where(m <= a, center - m, torch.where(m >= b, m - center, mid))
 
-        def e_log_shift(c: torch.Tensor) -> _Maybe:
-            if not bool((c == loc).all()):
-                return None
-            return torch.log(sc) + torch.digamma(al) - torch.digamma(tot)
+    def e_exp(m: torch.Tensor, beta: torch.Tensor) -> _Maybe:
+        z = w / beta
+        return torch.exp(-(a - m) / beta) * (-torch.expm1(-z)) / z
 
-        def e_log_reflect(c: torch.Tensor) -> _Maybe:
-            if not bool((c == loc + sc).all()):
-                return None
-            return torch.log(sc) + torch.digamma(be) - torch.digamma(tot)
+    mean, var = 0.5 * (a + b), w * w / 12
+    return _Moments(a, b, torch.log(w), mean, var, e_log_shift, e_log_reflect, e_abs, e_exp)
 
-        h = gamma_beta.entropy_tensor(pp)
-        mean = loc + sc * al / tot
-        var = sc**2 * al * be / (tot**2 * (tot + 1))
-        return _Moments(loc, loc + sc, h, mean, var, e_log_shift, e_log_reflect, _none, _none)  # type: ignore[arg-type]
-    if f == "cb":
-        eta = pp["eta"]
 
-        def e_exp(m: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-            return torch.exp(m / beta + cb_log_normalizer(eta - 1 / beta) - cb_log_normalizer(eta))
+def _gamma(pp: Params) -> _Moments:
+    import torch
 
-        h = location_scale.entropy_tensor(pp)
-        zero = torch.zeros_like(eta)
-        return _Moments(zero, zero + 1, h, cb_mean(eta), cb_variance(eta), _none, _none, _none, e_exp)  # type: ignore[arg-type]
-    if f == "gumbel":
-        mu, s = pp["loc"], pp["scale"]
+    k, rate, c = pp["shape"], pp["rate"], pp["loc"]
 
-        def e_exp(m: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-            return torch.exp(-(mu - m) / beta + torch.lgamma(1 + s / beta))
+    def e_log_shift(c2: torch.Tensor) -> _Maybe:
+        if not bool((c2 == c).all()):
+            return None
+        return torch.digamma(k) - torch.log(rate)
 
-        full = torch.full_like(mu, inf)
-        h = location_scale.entropy_tensor(pp)
-        mean, var = mu + _EULER_GAMMA * s, (math.pi * s) ** 2 / 6
-        return _Moments(-full, full, h, mean, var, _none, _none, _none, e_exp)  # type: ignore[arg-type]
-    if f == "pareto":
-        m, al = pp["scale"], pp["alpha"]
+    def e_abs(m: torch.Tensor) -> _Maybe:
+        m1 = m - c
+        mean = k / rate
+        pos = m1.clamp_min(0.0)
+        below = pos * torch.special.gammainc(k, rate * pos)
+        below = below - mean * torch.special.gammainc(k + 1, rate * pos)
+        return mean - m1 + 2 * below
 
-        def e_log_shift(c: torch.Tensor) -> _Maybe:
-            if not bool((c == 0).all()):
-                return None
-            return torch.log(m) + 1 / al
+    def e_exp(m: torch.Tensor, beta: torch.Tensor) -> _Maybe:
+        return torch.exp(-(c - m) / beta - k * torch.log1p(1 / (rate * beta)))
 
-        mean = torch.where(al > 1, al * m / (al - 1).clamp_min(1e-300), torch.full_like(m, inf))
-        var = torch.where(
-            al > 2,
-            m**2 * al / ((al - 1) ** 2 * (al - 2)).clamp_min(1e-300),
-            torch.full_like(m, inf),
-        )
-        h = location_scale.entropy_tensor(pp)
-        note = "the Pareto's mean is infinite for alpha <= 1, its variance for alpha <= 2"
-        return _Moments(m, torch.full_like(m, inf), h, mean, var, e_log_shift, _none, _none, _none, note)  # type: ignore[arg-type]
-    return None
+    hi = torch.full_like(c, math.inf)
+    mean, var = c + k / rate, k / rate**2
+    return _Moments(c, hi, _entropy(pp), mean, var, e_log_shift, _none, e_abs, e_exp)
+
+
+def _beta(pp: Params) -> _Moments:
+    import torch
+
+    al, be, loc, sc = pp["a"], pp["b"], pp["loc"], pp["scale"]
+    tot = al + be
+
+    def e_log_shift(c: torch.Tensor) -> _Maybe:
+        if not bool((c == loc).all()):
+            return None
+        return torch.log(sc) + torch.digamma(al) - torch.digamma(tot)
+
+    def e_log_reflect(c: torch.Tensor) -> _Maybe:
+        if not bool((c == loc + sc).all()):
+            return None
+        return torch.log(sc) + torch.digamma(be) - torch.digamma(tot)
+
+    mean = loc + sc * al / tot
+    var = sc**2 * al * be / (tot**2 * (tot + 1))
+    h = _entropy(pp)
+    return _Moments(loc, loc + sc, h, mean, var, e_log_shift, e_log_reflect, _none, _none)
+
+
+def _cb(pp: Params) -> _Moments:
+    import torch
+
+    eta = pp["eta"]
+
+    def e_exp(m: torch.Tensor, beta: torch.Tensor) -> _Maybe:
+        return torch.exp(m / beta + cb_log_normalizer(eta - 1 / beta) - cb_log_normalizer(eta))
+
+    zero = torch.zeros_like(eta)
+    mean, var = cb_mean(eta), cb_variance(eta)
+    return _Moments(zero, zero + 1, _entropy(pp), mean, var, _none, _none, _none, e_exp)
+
+
+def _gumbel(pp: Params) -> _Moments:
+    import torch
+
+    mu, s = pp["loc"], pp["scale"]
+
+    def e_exp(m: torch.Tensor, beta: torch.Tensor) -> _Maybe:
+        return torch.exp(-(mu - m) / beta + torch.lgamma(1 + s / beta))
+
+    full = torch.full_like(mu, math.inf)
+    mean, var = mu + _EULER_GAMMA * s, (math.pi * s) ** 2 / 6
+    return _Moments(-full, full, _entropy(pp), mean, var, _none, _none, _none, e_exp)
+
+
+def _pareto(pp: Params) -> _Moments:
+    import torch
+
+    m, al = pp["scale"], pp["alpha"]
+
+    def e_log_shift(c: torch.Tensor) -> _Maybe:
+        if not bool((c == 0).all()):
+            return None
+        return torch.log(m) + 1 / al
+
+    inf = torch.full_like(m, math.inf)
+    mean = torch.where(al > 1, al * m / torch.where(al > 1, al - 1, 1.0), inf)
+    var = torch.where(al > 2, m**2 * al / torch.where(al > 2, (al - 1) ** 2 * (al - 2), 1.0), inf)
+    note = "the Pareto's mean is infinite for alpha <= 1, its variance for alpha <= 2"
+    h = _entropy(pp)
+    return _Moments(m, inf, h, mean, var, e_log_shift, _none, _none, _none, note)
+
+
+_MOMENT_BUILDERS: dict[str, Callable[[Params], _Moments]] = {
+    "normal": _normal,
+    "laplace": _laplace,
+    "uniform": _uniform,
+    "gamma": _gamma,
+    "beta": _beta,
+    "cb": _cb,
+    "gumbel": _gumbel,
+    "pareto": _pareto,
+}
 
 
 def _support(qq: Params) -> tuple[torch.Tensor, torch.Tensor]:
@@ -285,7 +328,9 @@ def _cross_entropy(m: _Moments, qq: Params) -> _Maybe:
                 continue
             if moment is None:
                 return None
-            ce = ce - torch.where(expo == 1, torch.zeros_like(moment), (expo - 1) * (moment - log_sc))
+            ce = ce - torch.where(
+                expo == 1, torch.zeros_like(moment), (expo - 1) * (moment - log_sc)
+            )
         return ce
     if f == "gumbel":
         mu, beta = qq["loc"], qq["scale"]

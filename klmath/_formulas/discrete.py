@@ -117,10 +117,10 @@ def _kl_binomial_any(p: Any, q: Any) -> Any:
             value = pp["n"] * _bernoulli(pp["probs"], qq["probs"])
             value = torch.where(pp["n"] == 0, torch.zeros_like(value), value)
             return ClosedForm(out(value, pp), _reason(value), "klmath binomial closed form")
-    value = _summed(pp, qq)
-    if value is None:
+    summed = _summed(pp, qq)
+    if summed is None:
         return NotImplemented
-    return ClosedForm(out(value, pp), _reason(value), "klmath exact summation")
+    return ClosedForm(out(summed, pp), _reason(summed), "klmath exact summation")
 
 
 def _summed(p: Params, q: Params) -> torch.Tensor | None:
@@ -270,9 +270,7 @@ def _poisson_entropy(pp: Params) -> Any:
     width = int((hi - lo).max()) + 1 if lam.numel() else 1
     if width * max(1, lam.numel()) > _MAX_TERMS:
         return NotImplemented
-    k = lo + torch.arange(width, dtype=lam.dtype, device=lam.device).reshape(
-        -1, *([1] * lam.ndim)
-    )
+    k = lo + torch.arange(width, dtype=lam.dtype, device=lam.device).reshape(-1, *([1] * lam.ndim))
     log_p = torch.special.xlogy(k, ls) - ls - torch.lgamma(k + 1)
     mass = torch.exp(log_p)
     summed = torch.where(mass > 0, -mass * log_p, torch.zeros_like(log_p)).sum(0)

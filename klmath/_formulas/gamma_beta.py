@@ -130,7 +130,9 @@ def _kl_dirichlet(p: Any, q: Any) -> Any:
 
 def _entropy(p: Any) -> Any:
     pp = read(p, "p")
-    h = None if pp is None else entropy_tensor(pp)
+    if pp is None:
+        return NotImplemented
+    h = entropy_tensor(pp)
     return NotImplemented if h is None else out(h, pp)
 
 

@@ -68,9 +68,9 @@ def _view(obj: Any, name: str) -> _View | None:
             params = read(obj, name)
             if params is None:
                 return None
-            scale = params["scale"].numpy()
-            loc = params["loc"].numpy() if family == "norm" else np.zeros_like(scale)
-            mean, std = np.broadcast_arrays(loc, scale)
+            np_scale = params["scale"].numpy()
+            np_loc = params["loc"].numpy() if family == "norm" else np.zeros_like(np_scale)
+            mean, std = np.broadcast_arrays(np_loc, np_scale)
             return _View(mean[..., None], std=std[..., None], half=family == "halfnorm")
         if family == "multivariate_normal":
             return _View(np.asarray(obj.mean, dtype=np.float64), cov=np.asarray(obj.cov))
@@ -79,22 +79,21 @@ def _view(obj: Any, name: str) -> _View | None:
     if torch is None or not isinstance(obj, torch.distributions.Distribution):
         return None
     D = torch.distributions
-    if type(obj) in (D.Normal, D.HalfNormal):
+    if isinstance(obj, (D.Normal, D.HalfNormal)):
         params = read(obj, name)
         assert params is not None
+        half = isinstance(obj, D.HalfNormal)
         scale = params["scale"]
-        loc = params["loc"] if type(obj) is D.Normal else torch.zeros_like(scale)
+        loc = torch.zeros_like(scale) if half else params["loc"]
         loc, scale = torch.broadcast_tensors(loc, scale)
-        return _View(loc.unsqueeze(-1), std=scale.unsqueeze(-1), half=type(obj) is D.HalfNormal)
-    if type(obj) is D.Independent and type(obj.base_dist) is D.Normal:
+        return _View(loc.unsqueeze(-1), std=scale.unsqueeze(-1), half=half)
+    if isinstance(obj, D.Independent) and isinstance(obj.base_dist, D.Normal):
         params = read(obj.base_dist, f"{name}.base_dist")
         assert params is not None
         loc, scale = torch.broadcast_tensors(params["loc"], params["scale"])
         shape = (*obj.batch_shape, -1)
         return _View(loc.reshape(shape), std=scale.reshape(shape))
-    if type(obj) is D.MultivariateNormal:
-        return _View(obj.loc, tril=obj.scale_tril)
-    if type(obj) is D.LowRankMultivariateNormal:
+    if isinstance(obj, (D.MultivariateNormal, D.LowRankMultivariateNormal)):
         return _View(obj.loc, tril=obj.scale_tril)
     return None
 

@@ -130,7 +130,9 @@ def _reason(a1: Any, b1: Any, a2: Any, b2: Any, bad: Any) -> str:
 
 def _entropy(p: Any) -> Any:
     pp = read(p, "p")
-    h = None if pp is None else entropy_tensor(pp)
+    if pp is None:
+        return NotImplemented
+    h = entropy_tensor(pp)
     return NotImplemented if h is None else out(h, pp)
 
 

@@ -24,7 +24,13 @@ from __future__ import annotations
 from typing import Any
 
 from klmath._formulas.gaussian import _kl_diag
-from klmath.registry import ClosedForm, closed_form_entropy, closed_form_kl, register_entropy, register_kl
+from klmath.registry import (
+    ClosedForm,
+    closed_form_entropy,
+    closed_form_kl,
+    register_entropy,
+    register_kl,
+)
 
 __all__: list[str] = []
 
@@ -71,7 +77,7 @@ def _kl_transformed(p: Any, q: Any) -> Any:
         return NotImplemented
     if any(not getattr(t, "bijective", False) for t in p.transforms):
         return NotImplemented
-    if any(a != b for a, b in zip(p.transforms, q.transforms)):
+    if any(a != b for a, b in zip(p.transforms, q.transforms, strict=False)):
         return NotImplemented
     inner = closed_form_kl(p.base_dist, q.base_dist)
     if inner is None:
