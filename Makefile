@@ -40,11 +40,15 @@ proofs: venv
 bench: venv
 	$(BIN)/python bench/gaussian_kl.py
 	$(BIN)/python bench/coupling.py
+	$(BIN)/python bench/import_cost.py
+	$(BIN)/python bench/mc_coverage.py
+	$(BIN)/python bench/mc_knn.py
 
 demo: venv
 	mkdir -p $(OUT)
 	$(BIN)/python -m klmath.proofs | tee $(OUT)/proofs.txt
 	$(BIN)/python bench/demo_kl.py | tee $(OUT)/demo_kl.txt
+	$(BIN)/python bench/kl_near_identical.py | tee $(OUT)/kl_near_identical.txt
 	$(BIN)/python bench/gaussian_kl.py | tee $(OUT)/bench_gaussian_kl.txt
 	$(BIN)/python bench/coupling.py | tee $(OUT)/bench_coupling.txt
 	$(BIN)/python -m models.flow1d --out $(OUT)/flow1d

@@ -23,6 +23,7 @@ CLAIM_NAMES = [
     "coupling_log_det",
     "argmax_lemma",
     "flow1d_facts",
+    "kl_penalty_expectations",  # issue 15: klmath/proofs/kl_penalty.py
 ]
 
 

@@ -177,7 +177,9 @@ def test_monte_carlo_fallback_warns_and_is_right() -> None:
     low, high = res.ci()
     assert low < res.value < high
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        # method='mc' silences the fallback warning; mc_kl's own tail diagnostic may
+        # still (rightly) flag k3 here: r = q/p has a Pareto tail of shape 1 under Gamma.
+        warnings.simplefilter("error", KLMonteCarloWarning)
         again = kl(p, q, method="mc", n=50_000, seed=0)
     assert torch.equal(again.value, res.value)
 

@@ -11,6 +11,7 @@ Each claim is a function with no arguments returning a :class:`ProofResult`
 5. :func:`argmax_lemma` — seed problem 6, the lower-bound argmax lemma.
 6. :func:`flow1d_facts` — seed problem 2, the 1-D flow is increasing, bounded,
    and a sub-probability model.
+7. :func:`kl_penalty_expectations` — the value and gradient table of :func:`klmath.kl_penalty`.
 
 ``python -m klmath.proofs`` runs them all and prints a table; the exit code is
 non-zero if any claim fails. The ``*_reference`` functions lambdify the proved
@@ -34,6 +35,7 @@ from klmath.proofs.gaussian import (
     gaussian_kl_closed_form,
     gaussian_kl_reference,
 )
+from klmath.proofs.kl_penalty import kl_penalty_expectations
 from klmath.proofs.kl_properties import kl_additivity, kl_nonnegative
 from klmath.proofs.lemma import argmax_lemma, exhaustive_argmax_check
 
@@ -54,6 +56,7 @@ __all__ = [
     "gaussian_kl_reference",
     "kl_additivity",
     "kl_nonnegative",
+    "kl_penalty_expectations",
     "run_all",
 ]
 
@@ -64,8 +67,9 @@ CLAIMS: tuple[Callable[[], ProofResult], ...] = (
     coupling_log_det,
     argmax_lemma,
     flow1d_facts,
+    kl_penalty_expectations,
 )
-"""The six claims, in the order of the issue (seed problems 5, 4a, 4b, 3, 6, 2)."""
+"""The six claims of the seed problems (5, 4a, 4b, 3, 6, 2), then the KL penalty table."""
 
 
 def run_all(
