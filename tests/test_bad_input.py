@@ -909,6 +909,88 @@ def _ci_cases() -> list[Case]:
     return cases
 
 
+def _issue15_cases() -> list[Case]:
+    """kl_penalty, knn_kl and pareto_khat (klmath.penalty, klmath.knn, klmath.pareto)."""
+    from klmath import kl_penalty, knn_kl, pareto_khat
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((200, 2)), rng.standard_normal((200, 2)) + 0.5
+    knn = lambda kw: knn_kl(**kw)
+    knn_valid = lambda: {"x": x.copy(), "y": y.copy(), "k": 3}
+    cases = _array_cases(
+        "knn_kl",
+        knn,
+        knn_valid,
+        ["x", "y"],
+        {
+            # One array may be a tensor: the estimate is then a tensor of the same value.
+            **{(a, "torch-tensor"): Same() for a in "xy"},
+        **{(a, "float16"): FROM_FLOAT16 for a in "xy"},
+            # A ragged list is rejected as a whole; n and m may differ, so a wider y is
+            # a dimension mismatch and a longer one fine.
+        },
+    )
+    cases += _scalar_cases("knn_kl", knn, knn_valid, "k", INT_KINDS)
+    draws = rng.pareto(2.0, 500) + 1.0
+    pk = lambda kw: pareto_khat(**kw)
+    pk_valid = lambda: {"x": draws.copy()}
+    cases += _array_cases(
+        "pareto_khat",
+        pk,
+        pk_valid,
+        ["x"],
+        {
+            ("x", "nan"): Check(
+                lambda v: bool(np.isnan(v)), "NaN (documented: a NaN draw gives NaN)"
+            ),
+            ("x", "torch-tensor"): Same(),
+            ("x", "float16"): FROM_FLOAT16,
+            ("x", "wrong-size"): Check(lambda v: np.isfinite(v), "k̂ of the 1000 draws"),
+            # An infinite draw: an infinitely heavy tail.
+            ("x", "inf"): Check(lambda v: v == np.inf, "k̂ = ∞"),
+        },
+    )
+    cases += _scalar_cases(
+        "pareto_khat",
+        pk,
+        pk_valid,
+        "axis",
+        {"str": lambda v: "a", "float": lambda v: 0.5, "out-of-range": lambda v: 3},
+    )
+    cases += _scalar_cases("pareto_khat", pk, pk_valid, "tail", CHOICE_KINDS)
+    logq = lambda: torch.log(
+        torch.rand(4, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    )
+    pen = lambda kw: kl_penalty(**kw)
+    pen_valid = lambda: {"logq": logq(), "logp": logq() - 0.1}
+    penalty_overrides = {
+        # logp may have another floating dtype: it is cast to logq's (documented).
+        ("logp", "float32"): Check(lambda v: bool(torch.isfinite(v)), "a finite penalty"),
+        ("logq", "float32"): Check(lambda v: v.dtype == torch.float32, "a float32 penalty"),
+    }
+    for arg in ("logq", "logp"):
+        for kind, (mutate, expect) in TENSOR_KINDS.items():
+            exp = penalty_overrides.get((arg, kind), expect)
+            cases.append(Case("kl_penalty", arg, kind, pen, pen_valid, mutate, exp))
+    # The first token of p ruled out by the reference: an infinite penalty, not NaN.
+    ruled_out = lambda v: torch.where(torch.arange(v.numel()).reshape(v.shape) == 0, -math.inf, v)
+    for kind in ("k1", "k2", "k3"):
+        cases.append(
+            Case(
+                "kl_penalty",
+                "logp",
+                f"-inf-{kind}",
+                lambda kw, kind=kind: kl_penalty(**kw, kind=kind),
+                pen_valid,
+                ruled_out,
+                Check(lambda v: float(v) == math.inf, "+inf"),
+            )
+        )
+    for arg in ("kind", "mode", "reduction"):
+        cases += _scalar_cases("kl_penalty", pen, pen_valid, arg, CHOICE_KINDS)
+    return cases
+
+
 CASES: list[Case] = [
     *_gaussian_cases(),
     *_mc_cases(),
@@ -921,6 +1003,7 @@ CASES: list[Case] = [
     *_flow_cases(),
     *_lemma_cases(),
     *_ci_cases(),
+    *_issue15_cases(),
 ]
 
 
