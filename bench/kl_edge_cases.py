@@ -160,14 +160,14 @@ def cases() -> list[Case]:
 
 def run(case: Case) -> str:
     """'ok', 'inf', 'refused: ...' or a failure: 'NEGATIVE ...', 'NAN', 'RAISED ...'."""
-    name, call = case
+    _name, call = case
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             value = call()
     except (ValueError, TypeError) as err:
         return f"refused: {str(err)[:80]}"
-    except Exception as err:  # noqa: BLE001 - any other error is a failure
+    except Exception as err:
         return f"RAISED {type(err).__name__}: {str(err)[:80]}"
     arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
     arr = arr.astype(np.float64)
@@ -190,12 +190,24 @@ def main() -> None:
         key = outcome.split(":")[0].split(" ")[0]
         counts[key] = counts.get(key, 0) + 1
     bad = {k: v for k, v in results.items() if v.startswith(("NAN", "NEGATIVE", "RAISED"))}
+    refused: dict[str, int] = {}
+    for outcome in results.values():
+        if outcome.startswith("refused: "):
+            why = outcome.removeprefix("refused: ").split(" (")[0]
+            why = why.replace("cov0", "cov").replace("cov1", "cov")
+            refused[why] = refused.get(why, 0) + 1
     for name, outcome in bad.items():
         print(f"{name}: {outcome}")
     print(f"{len(results)} cases in {elapsed:.0f} s: {counts}")
     write_record(
         "kl_edge_cases",
-        {"cases": len(results), "outcomes": counts, "failures": bad, "seconds": elapsed},
+        {
+            "cases": len(results),
+            "outcomes": counts,
+            "refused": refused,
+            "failures": bad,
+            "seconds": elapsed,
+        },
         command="python bench/kl_edge_cases.py",
         notes="never negative, never NaN, errors only ValueError/TypeError",
     )

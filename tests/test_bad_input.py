@@ -925,7 +925,7 @@ def _issue15_cases() -> list[Case]:
         {
             # One array may be a tensor: the estimate is then a tensor of the same value.
             **{(a, "torch-tensor"): Same() for a in "xy"},
-        **{(a, "float16"): FROM_FLOAT16 for a in "xy"},
+            **{(a, "float16"): FROM_FLOAT16 for a in "xy"},
             # A ragged list is rejected as a whole; n and m may differ, so a wider y is
             # a dimension mismatch and a longer one fine.
         },

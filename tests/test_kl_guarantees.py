@@ -239,3 +239,25 @@ def test_batched_equals_looped_and_differentiates(make: Any) -> None:
             torch.testing.assert_close(value[i, j], kl(pi, qi).value, rtol=1e-14, atol=0.0)
     (grad,) = torch.autograd.grad(value.sum(), a)
     assert bool(torch.isfinite(grad).all())
+
+
+def _edge_cases() -> list[Any]:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "kl_edge_cases.py"
+    spec = importlib.util.spec_from_file_location("kl_edge_cases", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [(module.run, case) for case in module.cases()[::10]]
+
+
+@pytest.mark.parametrize(
+    ("run", "case"), _edge_cases(), ids=lambda c: c[0] if isinstance(c, tuple) else ""
+)
+def test_numerical_edge_cases_are_never_negative_or_nan(run: Any, case: Any) -> None:
+    # Every 10th case of bench/kl_edge_cases.py (which runs them all and records the
+    # outcome): a value >= 0 and not NaN, inf, or a ValueError/TypeError naming an argument.
+    outcome = run(case)
+    assert outcome in ("ok", "inf") or outcome.startswith("refused"), outcome

@@ -117,3 +117,20 @@ TABLES = {
     "kl-registry-torch-failures": torch_failures,
     "kl-registry-summary": summary,
 }
+
+
+def edge_cases(records: Any) -> str:
+    record = records["kl_edge_cases"]
+    values = record["values"]
+    outcomes = values["outcomes"]
+    failures = len(values["failures"])
+    why = "; ".join(f"{n}× `{text}`" for text, n in sorted(values["refused"].items()))
+    return (
+        f"{values['cases']} cases: {outcomes.get('ok', 0)} finite values ≥ 0, "
+        f"{outcomes.get('inf', 0)} infinite (with a reason), {outcomes.get('refused', 0)} "
+        f"refused by name ({why}), {failures} negative, NaN or raw errors. "
+        f"Source: {_format.source(record)}."
+    )
+
+
+TABLES["kl-edge-cases"] = edge_cases
