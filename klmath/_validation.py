@@ -39,7 +39,7 @@ def as_float64_array(value: object, name: str) -> np.ndarray:
     float64 would round) raise TypeError or ValueError naming ``name``.
     """
     if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()  # type: ignore[attr-defined]
+        value = value.detach().cpu().numpy()
     try:
         arr = np.asarray(value)
     except ValueError:
