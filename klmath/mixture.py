@@ -136,8 +136,8 @@ def _components(mix: Any, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.
             f"{name} must be a torch.distributions.MixtureSameFamily of Gaussians, "
             f"got {type(mix).__name__}"
         )
-    from klmath._validation import check_finite
     from klmath._adapters import check_parameters
+    from klmath._validation import check_finite
 
     # Named checks here: the component closed forms below would name their own
     # arguments (mean0, tril1) instead of the user's p or q.
