@@ -40,10 +40,10 @@ def discrete_kl(p: Any, q: Any, *, axis: int = -1) -> Any:
     ----------
     p, q : array-like or tensor
         Probability vectors along ``axis`` (entries ≥ 0 summing to 1, up to
-        √ε + K·ε for K entries); the other axes are batch axes and broadcast. Both
-        NumPy (lists and tuples are converted) or both torch.
+        √ε + K·ε for K entries). p and q broadcast against each other first, as in
+        NumPy; both NumPy (lists and tuples are converted) or both torch.
     axis : int
-        The axis that indexes the outcomes (default: the last).
+        The axis of the broadcast shape that indexes the outcomes (default: the last).
 
     Returns
     -------
@@ -70,24 +70,9 @@ def discrete_kl(p: Any, q: Any, *, axis: int = -1) -> Any:
     >>> discrete_kl(np.eye(3), np.full(3, 1 / 3), axis=0)  # one KL per column
     array([1.09861229, 1.09861229, 1.09861229])
     """
-    import torch
-
     from klmath._formulas._careful import rel_entr_term
 
     kind, pt, qt, ax = _prepare(axis, p=p, q=q)
-    if pt.shape[ax] != qt.shape[ax]:
-        raise ValueError(
-            f"p and q must have the same length along axis {axis}: p has {pt.shape[ax]} "
-            f"outcomes (shape {tuple(pt.shape)}), q has {qt.shape[ax]} (shape {tuple(qt.shape)})"
-        )
-    try:
-        shape = torch.broadcast_shapes(pt.shape, qt.shape)
-    except RuntimeError:
-        raise ValueError(
-            f"p and q must broadcast against each other, got shapes {tuple(pt.shape)} and "
-            f"{tuple(qt.shape)}"
-        ) from None
-    pt, qt = pt.expand(shape), qt.expand(shape)
     return from_torch(rel_entr_term(pt, qt).sum(ax), kind)
 
 
@@ -125,7 +110,12 @@ def discrete_entropy(p: Any, *, axis: int = -1) -> Any:
 
 
 def _prepare(axis: Any, **arrays: Any) -> tuple[Any, ...]:
-    """(kind, tensors..., axis as a non-negative int) after every check."""
+    """(kind, tensors broadcast to one shape..., axis as a non-negative int), all checked.
+
+    The arrays broadcast first, as NumPy and ``scipy.stats.entropy`` do; ``axis``
+    indexes the broadcast shape, and each argument must be a probability vector along it.
+    """
+    import torch
 
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
         raise TypeError(f"axis must be an int, got {type(axis).__name__} {axis!r}")
@@ -140,9 +130,24 @@ def _prepare(axis: Any, **arrays: Any) -> tuple[Any, ...]:
     if not -ndim <= axis < ndim:
         raise ValueError(f"axis {axis} is out of range for {ndim}-d input")
     ax = int(axis) % ndim
+    padded = [t.reshape((1,) * (ndim - t.ndim) + tuple(t.shape)) for t in tensors]
+    lengths = {name: t.shape[ax] for name, t in zip(converted, padded, strict=True)}
+    if len(set(lengths.values()) - {1}) > 1:  # a length of 1 broadcasts
+        shown = ", ".join(
+            f"{name} has {n} (shape {tuple(t.shape)})"
+            for (name, n), t in zip(lengths.items(), tensors, strict=True)
+        )
+        raise ValueError(f"p and q must have the same length along axis {axis}: {shown}")
+    try:
+        shape = torch.broadcast_shapes(*(t.shape for t in padded))
+    except RuntimeError:
+        shapes = ", ".join(
+            f"{name} {tuple(t.shape)}" for name, t in zip(converted, tensors, strict=True)
+        )
+        raise ValueError(f"the arguments must broadcast against each other, got {shapes}") from None
     out = []
-    for name, t in zip(converted, tensors, strict=False):
-        t = t.reshape((1,) * (ndim - t.ndim) + tuple(t.shape))
+    for name, t in zip(converted, padded, strict=True):
+        t = t.expand(shape)
         _check_probabilities(name, t, ax)
         out.append(t)
     return (kind, *out, ax)

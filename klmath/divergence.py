@@ -405,12 +405,17 @@ def _as_value(value: Any, formula: str, p: Any, q: Any) -> Any:
             f"{type(value).__name__} {value!r:.60}; a closed form must return a float, a "
             "NumPy array or a torch tensor (or NotImplemented to decline)"
         )
+    if type(value) in (int, float):  # a Python number stays one (np.float64 is a float too)
+        return float(value)
     arr = np.asarray(value, dtype=np.float64)
     return np.float64(arr) if arr.ndim == 0 else arr
 
 
 def _settle(value: Any, formula: str, method: str, what: str, *, clamp: bool = True) -> Any:
     """Refuse NaN (None under "auto", so the caller falls back) and clamp negatives to 0."""
+    if type(value) is float:  # a user's formula returning a Python number
+        checked = _settle(np.float64(value), formula, method, what, clamp=clamp)
+        return None if checked is None else float(checked)
     xp = namespace(value)
     nan = xp.isnan(value)
     if bool(nan.any()):
@@ -553,6 +558,8 @@ def _discrete(p: Any) -> bool:
 
 
 def _zeros_like(value: Any) -> Any:
+    if type(value) is float:
+        return 0.0
     xp = namespace(value)
     if xp is np:
         return np.float64(0.0) if np.ndim(value) == 0 else np.zeros_like(value)
@@ -561,6 +568,8 @@ def _zeros_like(value: Any) -> Any:
 
 def _zero(value: Any) -> Any:
     """0 in place of ``value``, keeping a torch graph (with zero gradient)."""
+    if type(value) is float:
+        return 0.0
     xp = namespace(value)
     if xp is np:
         return _zeros_like(value)
@@ -568,6 +577,8 @@ def _zero(value: Any) -> Any:
 
 
 def _any_inf(value: Any) -> bool:
+    if type(value) is float:
+        return math.isinf(value)
     return bool(namespace(value).isinf(value).any())
 
 

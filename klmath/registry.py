@@ -135,6 +135,7 @@ def register_entropy(type_p: Any) -> Callable[[_F], _F]:
 
     Examples
     --------
+    >>> import math
     >>> class Coin:
     ...     def sample(self, n, rng):
     ...         return rng.integers(0, 2, n)
