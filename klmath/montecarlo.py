@@ -37,6 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from klmath._adapters import Adapter, TorchAdapter, adapt, check_parameters, torch_module
+from klmath._backend import namespace
 from klmath._mc_tails import LogRatioTails, tail_buffer_size, verdict
 
 __all__ = ["ESTIMATORS", "KLEstimatorWarning", "MCResult", "SupportsSampleLogProb", "mc_kl"]
@@ -341,12 +342,8 @@ def estimator_terms(log_r: Any, estimator: str) -> Any:
 # --------------------------------------------------------------------------- private
 
 
-def _namespace(x: Any) -> Any:
-    """Return ``torch`` for tensors, ``numpy`` otherwise."""
-    torch = torch_module()
-    if torch is not None and isinstance(x, torch.Tensor):
-        return torch
-    return np
+#: ``torch`` for tensors, ``numpy`` otherwise (the one definition is in ``_backend``).
+_namespace = namespace
 
 
 @contextmanager
