@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 OUT     ?= results
 export PYTHONHASHSEED := 0
 
-.PHONY: venv test lint typecheck pytest docs demo bench proofs clean
+.PHONY: venv test lint typecheck pytest docs demo bench proofs mutate clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -37,26 +37,22 @@ test: lint typecheck pytest docs
 proofs: venv
 	$(BIN)/python -m klmath.proofs
 
+# Mutation testing (mutmut) of the core, one module at a time: `make mutate` runs all,
+# `make mutate MODULE=coupling` one; scores and survivors go to docs/results/mutation_*.json.
+MODULE ?=
+mutate: venv
+	OMP_NUM_THREADS=1 $(BIN)/python bench/mutate.py $(MODULE)
+
 bench: venv
 	$(BIN)/python bench/gaussian_kl.py
 	$(BIN)/python bench/coupling.py
 	$(BIN)/python bench/import_cost.py
 	$(BIN)/python bench/mc_coverage.py
+	$(BIN)/python bench/mc_term_moments.py
 	$(BIN)/python bench/mc_knn.py
 
 demo: venv
-	mkdir -p $(OUT)
-	$(BIN)/python -m klmath.proofs | tee $(OUT)/proofs.txt
-	$(BIN)/python bench/demo_kl.py | tee $(OUT)/demo_kl.txt
-	$(BIN)/python bench/kl_near_identical.py | tee $(OUT)/kl_near_identical.txt
-	$(BIN)/python bench/gaussian_kl.py | tee $(OUT)/bench_gaussian_kl.txt
-	$(BIN)/python bench/coupling.py | tee $(OUT)/bench_coupling.txt
-	$(BIN)/python -m models.flow1d --out $(OUT)/flow1d
-	$(BIN)/python -m models.autoencoder --out $(OUT)/autoencoder
-	$(BIN)/python -m models.realnvp --dataset moons --out $(OUT)/realnvp_moons
-	$(BIN)/python -m models.vae --linear --out $(OUT)/vae_linear
-	$(BIN)/python -m models.vae --out $(OUT)/vae_mnist
-	$(BIN)/python -m models.report $(OUT)
+	$(BIN)/python -m models.demo --out $(OUT)
 
 clean:
 	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis

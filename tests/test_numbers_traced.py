@@ -52,32 +52,17 @@ ALLOWED = {
     "10 %",  # Cantelli's bound for the 3-σ rule; the 10 % overhead target
     "95 %",  # a confidence level
     "100 %",  # the relative error of a KL that is 0 where it should be positive
+    "1.5",  # a bound on log1p's condition number the proof checks (klmath.proofs.gaussian)
+    "2.5",  # a test tolerance in float32 ulps (tests/test_gaussian_fast_paths.py)
 }
 
 # Sections still written by hand, awaiting conversion by the issue named (page, heading).
 # Delete an entry when its section is converted: the test fails on an entry with nothing left.
 PENDING = {
-    ("README.md", "Proof checks (`python -m klmath.proofs`)"): "issue 14 (i14)",
     ("README.md", "Gaussian KL speed (`python bench/gaussian_kl.py`)"): "issue 19 (i19)",
     ("README.md", "Monte Carlo KL (`mc_kl`)"): "issue 15 (i15)",
-    ("README.md", "1-D flow of seed problem 2 (`python -m models.flow1d`)"): "issue 16 (i16)",
-    (
-        "README.md",
-        "Autoencoder anomaly detection, MNIST vs KMNIST (`python -m models.autoencoder`)",
-    ): "issue 16 (i16)",
-    (
-        "README.md",
-        "VAE and the argmax lemma (`python -m models.vae --linear`, `python -m models.vae`)",
-    ): "issue 16 (i16)",
-    ("README.md", "RealNVP with arbitrary-mask couplings (`python -m models.realnvp`)"): "issue 16",
-    ("README.md", "klmath"): "issue 16 (i16): the `make demo` time in the introduction",
-    ("docs/results.md", "Proof checks"): "issue 14 (i14)",
     ("docs/results.md", "Gaussian KL vs `torch.distributions`"): "issue 19 (i19)",
     ("docs/results.md", "Monte Carlo KL"): "issue 15 (i15)",
-    ("docs/results.md", "1-D flow"): "issue 16 (i16)",
-    ("docs/results.md", "Autoencoder anomaly detection"): "issue 16 (i16)",
-    ("docs/results.md", "VAE"): "issue 16 (i16)",
-    ("docs/results.md", "RealNVP"): "issue 16 (i16)",
 }
 
 
