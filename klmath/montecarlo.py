@@ -38,14 +38,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-<<<<<<< HEAD
 from klmath._adapters import Adapter, TorchAdapter, adapt, check_parameters, torch_module
-from klmath._backend import namespace
-=======
-from klmath._adapters import Adapter, TorchAdapter, adapt, torch_module
 from klmath._mc_moments import Moments, skew_offsets
 from klmath._mc_moments import namespace as _namespace
->>>>>>> main
 from klmath._mc_tails import LogRatioTails, tail_buffer_size, verdict
 
 __all__ = ["ESTIMATORS", "KLEstimatorWarning", "MCResult", "SupportsSampleLogProb", "mc_kl"]
@@ -384,13 +379,6 @@ def estimator_terms(log_r: Any, estimator: str) -> Any:
 # --------------------------------------------------------------------------- private
 
 
-<<<<<<< HEAD
-#: ``torch`` for tensors, ``numpy`` otherwise (the one definition is in ``_backend``).
-_namespace = namespace
-
-
-=======
->>>>>>> main
 @contextmanager
 def _seeded(seed: int | None, pa: Adapter) -> Iterator[np.random.Generator]:
     """Yield a NumPy Generator; with a seed and torch p, also seed torch in a fork."""
