@@ -23,6 +23,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from klmath.discrete import discrete_entropy, discrete_kl
+from klmath.divergence import EntropyResult, KLMonteCarloWarning, KLResult, entropy, kl
 from klmath.gaussian import gaussian_kl, gaussian_kl_diag, gaussian_kl_tril
 from klmath.knn import knn_kl
 from klmath.lemma import ArgmaxLemmaResult, check_argmax_lemma
@@ -35,7 +37,7 @@ from klmath.montecarlo import (
 )
 from klmath.pareto import pareto_khat
 from klmath.penalty import kl_penalty
-from klmath.registry import KLAmbiguityWarning, KLMonteCarloWarning, KLResult, kl, register_kl
+from klmath.registry import KLAmbiguityWarning, register_entropy, register_kl
 
 if TYPE_CHECKING:  # loaded on first use, by __getattr__ below
     from klmath.coupling import (
@@ -106,13 +108,18 @@ __all__ = [  # noqa: RUF022 - grouped by seed problem, not sorted
     "KLEstimatorWarning",
     "KLMonteCarloWarning",
     "KLResult",
+    "EntropyResult",
     "MCResult",
     "MixtureKLBounds",
     "SupportsSampleLogProb",
     "gaussian_mixture_kl_bounds",
     "kl",
+    "entropy",
+    "discrete_kl",
+    "discrete_entropy",
     "mc_kl",
     "register_kl",
+    "register_entropy",
     # Monte Carlo diagnostics, RL penalties, sample-based KL (issue 15)
     "kl_penalty",
     "knn_kl",

@@ -13,7 +13,7 @@ once:
 * ``log_prob(x)``: log density (mass) at ``x``, ``-inf`` outside the support.
 
 Like einops' backends, torch is only looked at when it is already imported, so
-scipy users never import it through this module.
+scipy users never import it through this module (:func:`klmath._backend.torch_if_loaded`).
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from klmath._backend import torch_if_loaded
+
 __all__: list[str] = []
 
-
-def torch_module() -> Any:
-    """Return the ``torch`` module if it is already imported, else ``None``."""
-    return sys.modules.get("torch")
+#: The ``torch`` module if already imported, else ``None`` (one definition, in ``_backend``).
+torch_module = torch_if_loaded
 
 
 def is_torch_distribution(obj: object) -> bool:
@@ -79,6 +79,7 @@ class Adapter:
     """Common interface; see the module docstring."""
 
     backend: str = "numpy"
+    name: str = "p"  # the argument's name, for messages
     family: str = "?"
     batch_shape: tuple[int, ...] | None = None
     event_shape: tuple[int, ...] | None = None
@@ -125,8 +126,14 @@ class TorchAdapter(Adapter):
 
     def sample(self, n: int, rng: np.random.Generator) -> Any:
         torch = torch_module()
-        with torch.no_grad():
-            return self.dist.sample((n,))
+        try:
+            with torch.no_grad():
+                return self.dist.sample((n,))
+        except NotImplementedError:
+            raise TypeError(
+                f"{self.name} ({self.family}) cannot be sampled: its sample() raises "
+                "NotImplementedError, and a Monte Carlo estimate needs draws of p"
+            ) from None
 
     def log_prob(self, x: Any) -> Any:
         torch = torch_module()
@@ -138,7 +145,14 @@ class TorchAdapter(Adapter):
             # Independent, MixtureSameFamily) and mask outside points with the support.
             self._scorer = _without_validation(self.dist)
         with torch.no_grad():
-            lp = self._scorer.log_prob(x)
+            try:
+                lp = self._scorer.log_prob(x)
+            except NotImplementedError:
+                raise TypeError(
+                    f"{self.name} ({self.family}) has no log density: its log_prob() raises "
+                    "NotImplementedError (a non-bijective transform?), and a Monte Carlo "
+                    "estimate needs it"
+                ) from None
             try:
                 inside = self.dist.support.check(x)
             except NotImplementedError:  # a support without check(): trust log_prob
@@ -225,9 +239,13 @@ class ProtocolAdapter(Adapter):
 def adapt(dist: Any, name: str, *, need_sample: bool) -> Adapter:
     """Wrap ``dist`` in an adapter, or raise ``TypeError`` naming the argument ``name``."""
     if is_torch_distribution(dist):
-        return TorchAdapter(dist)
+        adapter: Adapter = TorchAdapter(dist)
+        adapter.name = name
+        return adapter
     if is_scipy_frozen(dist):
-        return ScipyAdapter(dist)
+        adapter = ScipyAdapter(dist)
+        adapter.name = name
+        return adapter
     missing = [
         m
         for m in (("sample", "log_prob") if need_sample else ("log_prob",))
@@ -239,4 +257,113 @@ def adapt(dist: Any, name: str, *, need_sample: bool) -> Adapter:
             f"distribution, or an object with sample(n, rng) and log_prob(x); "
             f"got {type(dist).__name__} without {' and '.join(missing)}()"
         )
-    return ProtocolAdapter(dist)
+    adapter = ProtocolAdapter(dist)
+    adapter.name = name
+    return adapter
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def check_parameters(dist: Any, name: str) -> None:
+    """Raise ValueError, naming ``name``, if a torch or scipy distribution has a bad parameter.
+
+    torch: every parameter in ``arg_constraints`` (of nested distributions too) must
+    satisfy its constraint and not be NaN, whether or not the object validated its
+    arguments. scipy: the shape parameters must pass the family's own check, ``scale``
+    must be > 0, and all must be finite.
+    """
+    if is_torch_distribution(dist):
+        _check_torch(dist, name, f"{name} (torch {type(dist).__name__})")
+    elif is_scipy_frozen(dist):
+        _check_scipy(dist, name)
+
+
+def _check_torch(dist: Any, name: str, who: str, depth: int = 0) -> None:
+    torch = torch_module()
+    D = torch.distributions
+    try:
+        constraints = dist.arg_constraints
+    except NotImplementedError:
+        constraints = {}
+    for param, constraint in constraints.items():
+        if D.constraints.is_dependent(constraint):
+            continue
+        if param not in vars(dist) and isinstance(
+            getattr(type(dist), param, None), D.utils.lazy_property
+        ):
+            continue
+        value = getattr(dist, param, None)
+        if not isinstance(value, torch.Tensor):
+            continue
+        value = value.detach()
+        nan = (
+            torch.isnan(value) if value.is_floating_point() else torch.zeros_like(value, dtype=bool)
+        )
+        if bool(nan.any()):
+            raise ValueError(f"{who} has NaN in its parameter {param}{_at(nan)}")
+        ok = constraint.check(value)
+        if not bool(ok.all()):
+            bad = ~ok
+            idx = _first(bad)
+            shown = value[idx] if idx else value
+            raise ValueError(
+                f"{who} has an invalid {param}: it must satisfy {constraint}, got "
+                f"{_short(shown)}{_at(bad)}"
+            )
+    if depth < 8:
+        for attr, value in vars(dist).items():
+            if isinstance(value, D.Distribution) and value is not dist:
+                _check_torch(value, name, f"{who}.{attr} (torch {type(value).__name__})", depth + 1)
+
+
+def _check_scipy(dist: Any, name: str) -> None:
+    from scipy.stats._distn_infrastructure import rv_frozen
+
+    if not isinstance(dist, rv_frozen):
+        return  # multivariate objects check their parameters when frozen
+    family = scipy_family(dist)
+    who = f"{name} (scipy {family})"
+    try:
+        parsed = dist.dist._parse_args(*dist.args, **dist.kwds)
+    except TypeError as err:
+        raise ValueError(f"{who} has unusable parameters: {err}") from None
+    shapes, loc = parsed[0], parsed[1]
+    scale = parsed[2] if len(parsed) > 2 else 1.0
+    names = [s.strip() for s in (dist.dist.shapes or "").split(",") if s.strip()]
+    for label, value in [*zip(names, shapes, strict=False), ("loc", loc), ("scale", scale)]:
+        arr = np.asarray(value, dtype=np.float64)
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{who} must have a finite {label}, got {_short(arr)}")
+    if not (np.asarray(scale) > 0).all():
+        raise ValueError(f"{who} must have scale > 0, got scale = {_short(np.asarray(scale))}")
+    if shapes:
+        ok = np.asarray(dist.dist._argcheck(*shapes))
+        if not ok.all():
+            pairs = zip(names, shapes, strict=False)
+            given = ", ".join(f"{k} = {_short(np.asarray(v))}" for k, v in pairs)
+            raise ValueError(
+                f"{who} has shape parameters outside the family's domain ({given}); "
+                f"see scipy.stats.{family}"
+            )
+
+
+def _first(mask: Any) -> tuple[int, ...]:
+    arr = np.asarray(mask.detach().cpu().numpy() if hasattr(mask, "detach") else mask)
+    if arr.ndim == 0:
+        return ()
+    return tuple(int(i) for i in np.argwhere(arr)[0])
+
+
+def _at(mask: Any) -> str:
+    idx = _first(mask)
+    return f" at index {idx}" if idx else ""
+
+
+def _short(x: Any) -> str:
+    arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+    if arr.ndim == 0:
+        return repr(arr.item())
+    flat = arr.reshape(-1)
+    body = ", ".join(repr(v.item()) for v in flat[:4]) + (", ..." if flat.size > 4 else "")
+    return f"[{body}]"

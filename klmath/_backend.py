@@ -28,15 +28,38 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["ArrayKind", "array_kind", "as_tensors", "from_torch", "is_tensor", "to_torch"]
+__all__ = [
+    "ArrayKind",
+    "array_kind",
+    "as_tensors",
+    "from_torch",
+    "is_tensor",
+    "namespace",
+    "to_torch",
+    "torch_if_loaded",
+]
 
 ArrayKind = Literal["numpy", "torch"]
 
 
+def torch_if_loaded() -> Any:
+    """Return the ``torch`` module if something already imported it, else ``None``.
+
+    An object can only be a tensor or a torch distribution if torch is loaded, so
+    asking this first never imports torch for NumPy or scipy users.
+    """
+    return sys.modules.get("torch")
+
+
 def is_tensor(x: object) -> bool:
     """Whether ``x`` is a torch tensor (False without importing torch if torch is not loaded)."""
-    torch_module = sys.modules.get("torch")
+    torch_module = torch_if_loaded()
     return torch_module is not None and isinstance(x, torch_module.Tensor)
+
+
+def namespace(x: object) -> Any:
+    """Return the module whose functions apply to ``x``: ``torch`` for a tensor, else ``numpy``."""
+    return torch_if_loaded() if is_tensor(x) else np
 
 
 def array_kind(**arrays: object) -> ArrayKind:
@@ -71,6 +94,12 @@ def to_torch(x: Any, name: str, like: torch.Tensor | None = None) -> torch.Tenso
     Integer and boolean inputs become float64 (NumPy, Python numbers) or the
     default torch dtype (tensors). Complex and half-precision inputs raise a
     TypeError naming the argument. ``like`` gives the device for Python numbers.
+
+    Any valid NumPy layout is taken: negative strides (``a[::-1]``, ``np.flip``) and
+    non-native byte order (``'>f8'``) are copied into a native contiguous array first,
+    since :func:`torch.from_numpy` refuses both. ``np.longdouble`` is refused with a
+    TypeError: torch has no extended precision, and rounding it to float64 silently
+    would drop the digits the caller asked for.
     """
     import torch
 
@@ -84,10 +113,19 @@ def to_torch(x: Any, name: str, like: torch.Tensor | None = None) -> torch.Tenso
             a = a.astype(np.float64)
         elif a.dtype.kind == "f" and a.dtype.itemsize < 4:
             raise TypeError(f"{name} must be float32 or float64, got {a.dtype}")
+        elif a.dtype.kind == "f" and a.dtype.itemsize > 8:
+            raise TypeError(
+                f"{name} must be float32 or float64, got {a.dtype} (extended precision, "
+                f"which torch does not support): pass {name}.astype(np.float64) to compute "
+                "in float64"
+            )
         elif a.dtype.kind != "f":
             raise TypeError(f"{name} must be a real floating array, got dtype {a.dtype}")
-        if not a.flags.writeable:
-            # torch.from_numpy warns on read-only arrays; a copy is cheap next to the math.
+        if not a.dtype.isnative:
+            a = a.astype(a.dtype.newbyteorder("="))
+        if not a.flags.writeable or any(s < 0 for s in a.strides):
+            # torch.from_numpy refuses negative strides and warns on read-only arrays;
+            # a copy is cheap next to the math.
             a = a.copy()
         t = torch.from_numpy(a)
         if like is not None:

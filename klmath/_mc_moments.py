@@ -61,19 +61,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
-from klmath._adapters import torch_module
+from klmath._backend import namespace as _backend_namespace
 
 __all__: list[str] = []
 
 
-def namespace(x: Any) -> Any:
-    """Return ``torch`` for tensors, ``numpy`` otherwise."""
-    torch = torch_module()
-    if torch is not None and isinstance(x, torch.Tensor):
-        return torch
-    return np
+#: ``torch`` for tensors, ``numpy`` otherwise (the one definition is in ``_backend``).
+namespace = _backend_namespace
 
 
 class Moments:

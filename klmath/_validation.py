@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "as_float64_array",
     "broadcast_batch_shapes",
     "check_event_size",
     "check_finite",
@@ -25,6 +28,32 @@ __all__ = [
     "first_index",
     "symmetry_tolerance",
 ]
+
+
+def as_float64_array(value: object, name: str) -> np.ndarray:
+    """``value`` (array, tensor, list or number) as a float64 NumPy array, or a named error.
+
+    For functions that compute in NumPy float64: tensors are detached and copied to
+    the CPU; integer, float16 and float32 input is upcast (exactly); strings, objects,
+    ragged lists, complex numbers and extended precision (``np.longdouble``, which
+    float64 would round) raise TypeError or ValueError naming ``name``.
+    """
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    try:
+        arr = np.asarray(value)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be a real array, got a ragged {type(value).__name__}"
+        ) from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
+        raise TypeError(
+            f"{name} has dtype {arr.dtype} (extended precision): pass "
+            f"{name}.astype(np.float64), the precision this function computes in"
+        )
+    return arr.astype(np.float64)
 
 
 def first_index(bad: torch.Tensor) -> tuple[int, ...]:
@@ -184,7 +213,12 @@ def cholesky_factor(cov: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def check_lower_triangular(tril: torch.Tensor, name: str) -> None:
-    """Raise ValueError unless ``tril`` is lower triangular with a positive, finite diagonal."""
+    """Raise ValueError unless ``tril`` is lower triangular, finite, with no zero on its diagonal.
+
+    Any invertible lower-triangular L is a factor of the covariance LLᵀ, as in TFP's
+    ``scale_tril``: negative diagonal entries are allowed (flipping the sign of a
+    column of L leaves LLᵀ unchanged).
+    """
     import torch
 
     with torch.no_grad():
@@ -199,10 +233,10 @@ def check_lower_triangular(tril: torch.Tensor, name: str) -> None:
                 f"but has non-zero entries above the diagonal{where}"
             )
         diagonal = t.diagonal(dim1=-2, dim2=-1)
-        bad_diag = ~(diagonal > 0)
+        bad_diag = diagonal == 0
         if bool(bad_diag.any()):
             index = first_index(bad_diag)
             raise ValueError(
-                f"{name} must have a positive diagonal, got {float(diagonal[index])} "
-                f"at index {index} of its diagonal"
+                f"{name} must be invertible (no zero on its diagonal), got "
+                f"{float(diagonal[index])} at index {index} of its diagonal"
             )

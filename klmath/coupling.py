@@ -186,6 +186,11 @@ class AffineCoupling(nn.Module):
                     f"got {type(net).__name__}"
                 )
         if clamp is not None:
+            if isinstance(clamp, bool) or not isinstance(clamp, (int, float)):
+                raise TypeError(
+                    f"clamp must be None or a positive finite float, got "
+                    f"{type(clamp).__name__} {clamp!r}"
+                )
             clamp = float(clamp)
             if not (clamp > 0 and clamp < float("inf")):
                 raise ValueError(f"clamp must be None or a positive finite float, got {clamp}")
@@ -215,6 +220,21 @@ class AffineCoupling(nn.Module):
         if x.ndim == 0 or x.shape[-1] != self.n:
             raise ValueError(
                 f"{name} must have shape (..., {self.n}) to match mask, got {tuple(x.shape)}"
+            )
+        param = next(iter(self.parameters()), None)
+        if param is not None and param.dtype != x.dtype:
+            raise TypeError(
+                f"{name} has dtype {x.dtype} but the coupling's networks have {param.dtype}: "
+                f"convert one of them ({name}.to({param.dtype}) or coupling.to({x.dtype}))"
+            )
+        if param is not None and param.device != x.device:
+            raise ValueError(
+                f"{name} is on {x.device} but the coupling's networks are on {param.device}"
+            )
+        if not bool(torch.isfinite(x).all()):
+            bad = torch.nonzero(~torch.isfinite(x))[0].tolist()
+            raise ValueError(
+                f"{name} must be finite, got {x[tuple(bad)].item()} at index {tuple(bad)}"
             )
         return x
 
@@ -256,8 +276,8 @@ class AffineCoupling(nn.Module):
         Raises
         ------
         TypeError, ValueError
-            On a non-tensor, non-floating or wrongly shaped ``x``, or nets returning the
-            wrong shape.
+            On a non-tensor, non-floating, wrongly shaped or non-finite ``x``, one whose
+            dtype or device differs from the networks', or nets returning the wrong shape.
         """
         x = self._check_input("x", x)
         x_cond = x.index_select(-1, self.cond_index)

@@ -109,9 +109,19 @@ def _prepare(
         if isinstance(v, torch.Tensor):
             out[name] = v.to(dtype)
             continue
-        arr = np.asarray(v)
+        try:
+            arr = np.asarray(v)
+        except ValueError:
+            raise ValueError(
+                f"{name} must be a real number or array; got a ragged {type(v).__name__}"
+            ) from None
         if arr.dtype.kind not in "fiu":
             raise TypeError(f"{name} must be a real number or array; got dtype {arr.dtype}")
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
+            raise TypeError(
+                f"{name} has dtype {arr.dtype} (extended precision): pass "
+                f"{name}.astype(np.float64), the precision flow1d computes in"
+            )
         out[name] = torch.as_tensor(arr.astype(np.float64), dtype=dtype, device=device)
     return out, numpy_out
 
@@ -164,15 +174,19 @@ def _out(t: torch.Tensor, numpy_out: bool) -> Any:
 
 
 def _u(x: torch.Tensor, mu: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
-    # (..., n): the standardized distance of x to every component
-    return (x.unsqueeze(-1) - mu) * torch.exp(-tau)
+    # (..., n): the standardized distance of x to every component. At x = μᵢ it is 0
+    # even when e^{−τᵢ} overflows (τᵢ < −709.8 in float64), where 0 · ∞ would be NaN.
+    diff = x.unsqueeze(-1) - mu
+    return torch.where(diff == 0, torch.zeros_like(diff), diff * torch.exp(-tau))
 
 
 def _transform_u(
     u: torch.Tensor, x: torch.Tensor, w: torch.Tensor, a: torch.Tensor | None
 ) -> torch.Tensor:
     # Φ(u) − ½ = ½ erf(u/√2): no cancellation near u = 0, where Φ(u) − ½ would lose bits.
-    f = (torch.exp(w) * (0.5 * torch.erf(u / _SQRT2))).sum(-1)
+    # A term with u = 0 is 0 even when e^{wᵢ} overflows (wᵢ > 709.8), not ∞ · 0 = NaN.
+    half = 0.5 * torch.erf(u / _SQRT2)
+    f = torch.where(half == 0, torch.zeros_like(half), torch.exp(w) * half).sum(-1)
     return f if a is None else f + torch.exp(a) * x
 
 
@@ -470,9 +484,13 @@ def flow1d_inverse(
 
     Raises
     ------
+    TypeError
+        ``tol`` not a float or ``max_iter`` not an int.
     ValueError
-        Bad parameters or NaN in ``z`` (as in :func:`flow1d_transform`); some ``z`` has no
-        preimage and ``on_no_preimage="raise"``; bad ``tol``/``on_no_preimage``.
+        Bad parameters or NaN in ``z`` (as in :func:`flow1d_transform`); a weight, scale or
+        slope e^w, e^τ, e^a that overflows or underflows float64 (|w|, |τ|, |a| ≥ 709.78);
+        some ``z`` has no preimage and ``on_no_preimage="raise"``; bad
+        ``tol``/``max_iter``/``on_no_preimage``.
     RuntimeError
         No convergence within ``max_iter`` steps.
 
@@ -508,11 +526,18 @@ def flow1d_inverse(
     >>> bool(torch.allclose(flow1d_transform(x, w, mu, tau), torch.tensor([0.3, 0.999999])))
     True
     """
-    if on_no_preimage not in ("nan", "raise"):
+    if not isinstance(on_no_preimage, str) or on_no_preimage not in ("nan", "raise"):
         raise ValueError(f"on_no_preimage must be 'nan' or 'raise'; got {on_no_preimage!r}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)):
+        raise TypeError(f"tol must be a positive finite float; got {type(tol).__name__} {tol!r}")
     if not (math.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be a positive finite float; got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)):
+        raise TypeError(f"max_iter must be an int >= 1; got {type(max_iter).__name__} {max_iter!r}")
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be an int >= 1; got {max_iter!r}")
     zt, wt, mut, taut, at, numpy_out = _params("z", z, w, mu, tau, a)
+    _check_representable(wt.double(), taut.double(), None if at is None else at.double())
     with torch.no_grad():
         x, outside = _solve(
             zt.double(),
@@ -532,6 +557,24 @@ def flow1d_inverse(
             f"(z = {zt[_first_index(outside)].item()!r})"
         )
     return Flow1dInverse(_out(x.to(zt.dtype), numpy_out), _out(outside, numpy_out))
+
+
+def _check_representable(w: torch.Tensor, tau: torch.Tensor, a: torch.Tensor | None) -> None:
+    """The inverse needs the weights e^w, scales e^τ and slope e^a as finite positive floats."""
+    for name, t in (("w", w), ("tau", tau), ("a", a)):
+        if t is None:
+            continue
+        e = torch.exp(t)
+        bad = ~((e > 0) & torch.isfinite(e))
+        if bool(bad.any()):
+            idx = _first_index(bad) if bad.ndim else ()
+            value = float(t[idx]) if bad.ndim else float(t)
+            what = "overflows" if value > 0 else "underflows to 0"
+            raise ValueError(
+                f"{name} = {value!r}{f' at index {idx}' if idx else ''}: e^{name} {what} in "
+                f"float64, and flow1d_inverse needs it finite and positive "
+                f"(|{name}| < 709.78)"
+            )
 
 
 def _solve(

@@ -398,6 +398,47 @@ def _finish(kl: torch.Tensor, kind: Any, checks: dict[str, tuple[torch.Tensor, i
     return from_torch(kl, kind)
 
 
+# Covariances whose largest diagonal entry lies outside [2⁻⁶⁰, 2⁶⁰] (float32) or
+# [2⁻⁵⁰⁰, 2⁵⁰⁰] (float64) are rescaled before factoring: products of factor entries
+# would underflow to subnormals (float32 1e−38·I is refused by LAPACK's potrf as
+# not positive definite) or overflow.
+_RESCALE_EXPONENT = {4: 60, 8: 500}
+
+
+def _rescaled(
+    m0: torch.Tensor, s0: torch.Tensor, m1: torch.Tensor, s1: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The same KL with covariances scaled by 4ᵏ and means by 2ᵏ (exact: powers of two).
+
+    KL is invariant under x ↦ cx for both Gaussians; k is chosen so that the largest
+    diagonal entry of Σ₁ (over the batch) is about 1, only when it is far from 1.
+    """
+    import torch
+
+    with torch.no_grad():
+        top = s1.detach().diagonal(dim1=-2, dim2=-1).abs().amax()
+        if not bool(torch.isfinite(top)) or not bool(top > 0):
+            return m0, s0, m1, s1  # the checks that follow name the problem
+        _, exponent = torch.frexp(top)
+    limit = _RESCALE_EXPONENT[s1.element_size()]
+    if abs(int(exponent)) <= limit:
+        return m0, s0, m1, s1
+    c = 2.0 ** (-int(exponent) // 2)  # |log₂ c| ≤ 75: c and each product stay in range
+    return m0 * c, s0 * c * c, m1 * c, s1 * c * c
+
+
+def _positive_diagonal(tril: torch.Tensor) -> torch.Tensor:
+    """L with the columns under negative diagonal entries negated: the same LLᵀ, and
+    a positive diagonal (exact: only signs change; differentiable)."""
+    import torch
+
+    diagonal = tril.diagonal(dim1=-2, dim2=-1)
+    negative = diagonal < 0
+    if not bool(negative.any()):
+        return tril
+    return tril * torch.where(negative, -1.0, 1.0).unsqueeze(-2).to(tril.dtype)
+
+
 def _check_matrix_pair_shapes(
     m0: torch.Tensor, a0: torch.Tensor, m1: torch.Tensor, a1: torch.Tensor, names: tuple[str, str]
 ) -> int:
@@ -479,6 +520,7 @@ def gaussian_kl(mean0: ArrayT, cov0: ArrayT, mean1: ArrayT, cov1: ArrayT) -> Arr
     d = _check_matrix_pair_shapes(m0, s0, m1, s1, ("cov0", "cov1"))
     check_symmetric(s0, "cov0")
     check_symmetric(s1, "cov1")
+    m0, s0, m1, s1 = _rescaled(m0, s0, m1, s1)
     if d <= _UNROLLED_MAX_D:
         u0 = _unrolled_cholesky(s0, "cov0")
         u1 = _unrolled_cholesky(s1, "cov1")
@@ -504,8 +546,10 @@ def gaussian_kl_tril(mean0: ArrayT, tril0: ArrayT, mean1: ArrayT, tril1: ArrayT)
     mean0, mean1 : array of shape (..., d)
         Means.
     tril0, tril1 : array of shape (..., d, d)
-        Lower-triangular matrices with a positive diagonal; entries above the
-        diagonal must be exactly zero.
+        Invertible lower-triangular matrices L (the covariance is LLᵀ): entries
+        above the diagonal exactly zero, none on the diagonal zero. Negative
+        diagonal entries are taken as TFP takes them: the columns they sit in
+        are negated first, which leaves LLᵀ unchanged (so log det LLᵀ = 2 Σ log|Lᵢᵢ|).
 
     Batch dimensions broadcast; NumPy in gives NumPy out, torch in gives a
     differentiable tensor on the same device (as for :func:`gaussian_kl`).
@@ -516,7 +560,7 @@ def gaussian_kl_tril(mean0: ArrayT, tril0: ArrayT, mean1: ArrayT, tril1: ArrayT)
         Mixed NumPy and torch inputs; unsupported dtypes.
     ValueError
         Shapes that do not fit, NaN or inf, a factor that is not lower
-        triangular or has a diagonal entry ≤ 0 (naming the argument and index).
+        triangular or has a zero diagonal entry (naming the argument and index).
 
     Examples
     --------
@@ -530,7 +574,7 @@ def gaussian_kl_tril(mean0: ArrayT, tril0: ArrayT, mean1: ArrayT, tril1: ArrayT)
     _check_matrix_pair_shapes(m0, t0, m1, t1, ("tril0", "tril1"))
     check_lower_triangular(t0, "tril0")
     check_lower_triangular(t1, "tril1")
-    kl = _kl_from_factors(m0, t0, m1, t1)
+    kl = _kl_from_factors(m0, _positive_diagonal(t0), m1, _positive_diagonal(t1))
     return _finish(kl, kind, {"mean0": (m0, 1), "mean1": (m1, 1)})
 
 

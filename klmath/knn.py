@@ -124,9 +124,9 @@ def _check_k(k: Any) -> tuple[list[int], bool]:
 
 
 def _as_points(a: Any, name: str) -> np.ndarray:
-    if hasattr(a, "detach"):
-        a = a.detach().cpu().numpy()
-    arr = np.asarray(a, dtype=np.float64)
+    from klmath._validation import as_float64_array
+
+    arr = as_float64_array(a, name)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:

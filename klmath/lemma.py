@@ -74,7 +74,13 @@ def _table(name: str, value: object) -> np.ndarray:
     if isinstance(value, np.ndarray):
         array = value
     elif isinstance(value, (list, tuple)):
-        array = np.asarray(value)
+        try:
+            array = np.asarray(value)
+        except ValueError:
+            raise ValueError(
+                f"{name} must be a table of shape (n_theta, n_phi), got a ragged "
+                f"{type(value).__name__} (rows of different lengths)"
+            ) from None
     else:
         raise TypeError(
             f"{name} must be a NumPy array of shape (n_theta, n_phi), got {type(value).__name__}"
@@ -83,6 +89,11 @@ def _table(name: str, value: object) -> np.ndarray:
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
     if np.issubdtype(array.dtype, np.complexfloating):
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    if array.dtype.kind == "f" and array.dtype.itemsize > 8:
+        raise TypeError(
+            f"{name} has dtype {array.dtype} (extended precision): pass "
+            f"{name}.astype(np.float64), the precision the lemma is checked in"
+        )
     if array.ndim != 2 or 0 in array.shape:
         raise ValueError(
             f"{name} must be a non-empty table of shape (n_theta, n_phi), got shape {array.shape}"

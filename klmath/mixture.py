@@ -79,9 +79,12 @@ def gaussian_mixture_kl_bounds(p: Any, q: Any, *, iterations: int = 20) -> Mixtu
     Raises
     ------
     TypeError
-        If p or q is not a ``MixtureSameFamily`` of Gaussians.
+        If p or q is not a ``MixtureSameFamily`` of Gaussians, or ``iterations`` is
+        not an int.
     ValueError
-        If the event shapes differ, or ``iterations`` < 0.
+        If the event shapes differ, ``iterations`` < 0, or a parameter of p or q is
+        invalid (NaN, infinite, a scale ≤ 0 in a mixture built with
+        ``validate_args=False``): the message names p or q and the parameter.
 
     Examples
     --------
@@ -94,7 +97,9 @@ def gaussian_mixture_kl_bounds(p: Any, q: Any, *, iterations: int = 20) -> Mixtu
     >>> bool(b.lower <= b.variational <= b.upper)
     True
     """
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+    if isinstance(iterations, bool) or not isinstance(iterations, int):
+        raise TypeError(f"iterations must be an int >= 0, got {type(iterations).__name__}")
+    if iterations < 0:
         raise ValueError(f"iterations must be an int >= 0, got {iterations!r}")
     log_w, mean_p, tril_p, event_p = _components(p, "p")
     log_pi, mean_q, tril_q, event_q = _components(q, "q")
@@ -131,7 +136,17 @@ def _components(mix: Any, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.
             f"{name} must be a torch.distributions.MixtureSameFamily of Gaussians, "
             f"got {type(mix).__name__}"
         )
+    from klmath._adapters import check_parameters
+    from klmath._validation import check_finite
+
+    # Named checks here: the component closed forms below would name their own
+    # arguments (mean0, tril1) instead of the user's p or q.
+    check_parameters(mix, name)
     comp = mix.component_distribution
+    for attr in ("loc", "scale", "scale_tril"):
+        value = getattr(comp if type(comp) is not D.Independent else comp.base_dist, attr, None)
+        if isinstance(value, torch.Tensor):
+            check_finite(value, f"{name}'s component {attr}", event_dims=0)
     log_w = torch.log_softmax(mix.mixture_distribution.logits, -1)
     if type(comp) is D.Normal:
         std = comp.scale.unsqueeze(-1)

@@ -39,7 +39,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from klmath._adapters import Adapter, TorchAdapter, adapt, torch_module
+from klmath._adapters import Adapter, TorchAdapter, adapt, check_parameters, torch_module
 from klmath._mc_moments import Moments, skew_offsets
 from klmath._mc_moments import namespace as _namespace
 from klmath._mc_tails import LogRatioTails, tail_buffer_size, verdict
@@ -257,7 +257,8 @@ def mc_kl(
         If p cannot sample or p, q cannot score (``log_prob``), or n, seed have the
         wrong type.
     ValueError
-        If n < 2, the estimator is unknown, event shapes differ, or p's own log density
+        If n < 2, the estimator is unknown, event shapes differ, a parameter of a torch or
+        scipy p or q is invalid (named, see :func:`klmath.kl`), or p's own log density
         at its draws is not finite.
 
     Warns
@@ -322,13 +323,19 @@ def mc_kl(
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    if seed is not None and seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
+    if seed is not None and not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64) (torch seeds are 64-bit), got {seed}")
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))
+    ):
+        raise TypeError(f"chunk_size must be a positive int, got {type(chunk_size).__name__}")
+    if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
     pa = adapt(p, "p", need_sample=True)
     qa = adapt(q, "q", need_sample=False)
     check_event_shapes(pa, qa)
+    check_parameters(p, "p")
+    check_parameters(q, "q")
     n = int(n)
     mixed = _mixed_types(pa, qa)
     if mixed is not None:

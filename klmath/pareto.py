@@ -112,8 +112,11 @@ def pareto_khat(x: Any, *, axis: int = 0, tail: str = "right") -> Any:
 
     Raises
     ------
+    TypeError
+        If ``x`` does not hold real numbers (or is extended precision) or ``axis`` is
+        not an int.
     ValueError
-        If there are fewer than 25 draws, or ``tail`` is unknown.
+        If there are fewer than 25 draws, ``axis`` is out of range, or ``tail`` is unknown.
 
     Examples
     --------
@@ -123,11 +126,16 @@ def pareto_khat(x: Any, *, axis: int = 0, tail: str = "right") -> Any:
     >>> bool(pareto_khat(rng.standard_normal(4000)) < 0.3)                  # light tail
     True
     """
-    if tail not in ("right", "left", "both"):
+    from klmath._validation import as_float64_array
+
+    if not isinstance(tail, str) or tail not in ("right", "left", "both"):
         raise ValueError(f"tail must be 'right', 'left' or 'both', got {tail!r}")
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    arr = np.moveaxis(np.asarray(x, dtype=np.float64), axis, 0)
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be an int, got {type(axis).__name__} {axis!r}")
+    values = as_float64_array(x, "x")
+    if not -values.ndim <= axis < max(values.ndim, 1):
+        raise ValueError(f"axis {axis} is out of range for x of shape {values.shape}")
+    arr = np.moveaxis(values, axis, 0)
     s = arr.shape[0]
     if s < 25:
         raise ValueError(f"pareto_khat needs at least 25 draws along axis {axis}, got {s}")

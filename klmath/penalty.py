@@ -77,7 +77,9 @@ def kl_penalty(
         If ``logq`` or ``logp`` is not a floating torch tensor, or ``mask`` not a tensor.
     ValueError
         On an unknown ``kind``, ``mode`` or ``reduction``, mismatched shapes, a 0-d
-        input, NaN inputs, or (for ``"sequence"``/``"mean"``) a sequence whose mask
+        input, NaN inputs, an infinite ``logq`` or a ``logp`` of +inf (``logp`` = −inf,
+        a token the reference rules out, gives an infinite penalty), or (for
+        ``"sequence"``/``"mean"``) a sequence whose mask
         selects no token, or (``"token"``) an empty mask.
 
     Notes
@@ -123,6 +125,17 @@ def kl_penalty(
         raise ValueError("logq must have a token axis (shape (..., T)), got a 0-d tensor")
     if bool(torch.isnan(logq).any()) or bool(torch.isnan(logp).any()):
         raise ValueError("logq and logp must not contain NaN")
+    # A token drawn from q has q > 0: log q is finite. log p may be −inf (the reference
+    # rules the token out: an infinite penalty), never +inf.
+    if not bool(torch.isfinite(logq).all()):
+        bad = torch.nonzero(~torch.isfinite(logq))[0].tolist()
+        raise ValueError(
+            f"logq must be finite (the log-probability of a token drawn from q), got "
+            f"{logq[tuple(bad)].item()} at index {tuple(bad)}"
+        )
+    if bool((logp == float("inf")).any()):
+        bad = torch.nonzero(logp == float("inf"))[0].tolist()
+        raise ValueError(f"logp must not be +inf, got it at index {tuple(bad)}")
     if mask is not None:
         if not isinstance(mask, torch.Tensor):
             raise TypeError(f"mask must be a torch.Tensor or None, got {type(mask).__name__}")

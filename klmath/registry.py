@@ -1,22 +1,25 @@
-"""One entry point, :func:`kl`, for the distribution objects users already hold.
+"""The registry of closed forms: :func:`register_kl`, :func:`register_entropy` and dispatch.
 
-``kl(p, q)`` tries, in order:
+A closed form is registered for a pair of distribution *types* (KL) or one type
+(entropy), as in ``torch/distributions/kl.py``, and found again for a pair of objects
+by the most specific match: (P, Q) beats (P', Q') when P is P' or a subclass of it and
+Q likewise. Two equally good matches warn (:class:`KLAmbiguityWarning`) with the
+``register_kl`` call that settles the tie.
 
-1. a closed form registered with :func:`register_kl` for the pair, most specific
-   match first (klmath registers its Gaussian closed forms for torch ``Normal``,
-   ``MultivariateNormal``, ``Independent(Normal)`` and scipy ``norm``,
-   ``multivariate_normal``, in any combination with equal event shapes);
-2. ``torch.distributions.kl_divergence`` when both are torch and torch knows the pair;
-3. Monte Carlo (:func:`klmath.mc_kl`) with a :class:`KLMonteCarloWarning`, or
-   silently with ``method="mc"``.
+Keys are names, so that registering costs no import:
 
-The :class:`KLResult` says which: ``exact`` and ``method`` (``"exact"`` or ``"mc"``)
-and ``formula`` (the function used).
+* a torch distribution class, or its name ``"torch.Normal"``: the class's own name for
+  classes of ``torch.distributions`` (a subclass you define is keyed by itself, and
+  falls back to its torch base classes in MRO order);
+* a frozen scipy family, by name (``"norm"`` or ``"scipy.norm"``) or as the scipy object
+  (``scipy.stats.norm``): scipy freezes every family into the same Python type, so
+  ``p.dist.name`` is the key;
+* any other class (your own distributions following :class:`klmath.SupportsSampleLogProb`).
 
-The registry is keyed on pairs of types, as in ``torch/distributions/kl.py``. Frozen
-scipy distributions all share one Python type, so they are keyed by family name
-(``"norm"``, ``"multivariate_normal"``), given as that string or as the scipy object
-(``scipy.stats.norm``).
+This module holds the tables and the lookup, nothing else: klmath's formula modules
+(``klmath._formulas``) import it to register themselves, and :mod:`klmath.divergence`
+(:func:`klmath.kl`, :func:`klmath.entropy`) imports both. The registry imports no
+formula module.
 """
 
 from __future__ import annotations
@@ -27,36 +30,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import numpy as np
+from klmath._adapters import is_scipy_frozen, is_torch_distribution, scipy_family
 
-from klmath._adapters import (
-    adapt,
-    is_scipy_frozen,
-    is_torch_distribution,
-    scipy_family,
-    torch_module,
-)
-from klmath.montecarlo import check_event_shapes, mc_kl
-
-__all__ = [
-    "KLAmbiguityWarning",
-    "KLMonteCarloWarning",
-    "KLResult",
-    "kl",
-    "register_kl",
-]
+__all__ = ["KLAmbiguityWarning", "register_entropy", "register_kl"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-_Key = Any  # a type, or "scipy.<family>" for frozen scipy distributions
+_Key = Any  # a class, "torch.<Name>" or "scipy.<family>"
 
 _REGISTRY: dict[tuple[_Key, _Key], Callable[[Any, Any], Any]] = {}
 _MEMO: dict[tuple[_Key, _Key], Callable[[Any, Any], Any] | None] = {}
+_ENTROPY: dict[_Key, Callable[[Any], Any]] = {}
 
-_METHODS = ("auto", "exact", "mc")
-
-
-class KLMonteCarloWarning(UserWarning):
-    """``kl`` found no closed form and fell back to a Monte Carlo estimate."""
+_TORCH_PREFIX = "torch."
+_SCIPY_PREFIX = "scipy."
 
 
 class KLAmbiguityWarning(UserWarning):
@@ -64,70 +50,38 @@ class KLAmbiguityWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class KLResult:
-    """KL(p ‖ q) as computed by :func:`kl`, saying how it was computed.
-
-    Attributes
-    ----------
-    value : float, numpy.ndarray or torch.Tensor
-        KL over the broadcast batch shape of p and q (``inf`` where it is infinite).
-    stderr : same kind as ``value``
-        0 for an exact value; the Monte Carlo standard error otherwise.
-    exact : bool
-        Whether ``value`` is a closed form (up to rounding).
-    method : str
-        ``"exact"`` or ``"mc"``.
-    formula : str
-        The function that produced ``value``, e.g. ``"klmath.gaussian_kl_diag"``,
-        ``"torch.distributions.kl_divergence"``, ``"klmath.mc_kl(estimator='k3')"``.
-    n : int or None
-        Monte Carlo draws (``None`` for exact).
-    reason : str or None
-        Why a value is infinite, when one is.
-    diagnostic : str or None
-        Monte Carlo only: why the estimate or its error bar is suspect
-        (:attr:`klmath.MCResult.diagnostic`).
-    """
+class ClosedForm:
+    """What a formula may return instead of a bare value: the value, why it is infinite
+    where it is, and the name of the formula that actually produced it (for formulas
+    that delegate, such as ``Independent``)."""
 
     value: Any
-    stderr: Any
-    exact: bool
-    method: str
-    formula: str
-    n: int | None = None
     reason: str | None = None
-    diagnostic: str | None = None
-
-    def ci(self, level: float = 0.95) -> tuple[Any, Any]:
-        """Return ``(low, high)``: ``(value, value)`` if exact, else the normal-approximation
-        interval of :meth:`klmath.MCResult.ci` (``low`` clipped at 0)."""
-        from klmath.montecarlo import MCResult
-
-        if not (isinstance(level, (int, float)) and 0.0 < level < 1.0):
-            raise ValueError(f"level must be a number in (0, 1), got {level!r}")
-        if self.exact:
-            return self.value, self.value
-        return MCResult(self.value, self.stderr, self.n or 0, "").ci(level)
-
-    def __float__(self) -> float:
-        return float(self.value)
+    formula: str | None = None
 
 
 def register_kl(type_p: Any, type_q: Any) -> Callable[[_F], _F]:
     """Return a decorator registering a closed form of KL(p ‖ q) for a pair of types.
 
     The decorated function takes ``(p, q)`` and returns KL over their broadcast batch
-    shape, or ``NotImplemented`` to decline (then :func:`kl` goes on to torch's
-    registry and Monte Carlo). The most specific registration wins, as in torch:
-    a pair (P, Q) beats (P', Q') when P is a subclass of P' and Q of Q'. When two
-    match equally well :func:`kl` warns (:class:`KLAmbiguityWarning`) with the
-    ``register_kl`` call that settles it.
+    shape (a float, NumPy array or torch tensor), or ``NotImplemented`` to decline
+    (then :func:`klmath.kl` goes on to torch's registry and Monte Carlo). It may also
+    return ``(value, reason)`` with ``reason`` a string saying why some value is
+    infinite. The most specific registration wins, as in torch: a pair (P, Q) beats
+    (P', Q') when P is a subclass of P' and Q of Q'. When two match equally well
+    :func:`klmath.kl` warns (:class:`KLAmbiguityWarning`) with the ``register_kl`` call
+    that settles it.
+
+    Whatever the function returns passes :func:`klmath.kl`'s checks: a value below 0
+    (rounding) becomes 0, NaN is an error, ``inf`` gets a reason.
 
     Parameters
     ----------
     type_p, type_q : type, str or scipy distribution
-        A class (``torch.distributions.Gamma``, your own), or a scipy family: its name
-        (``"norm"``) or the scipy object (``scipy.stats.norm``).
+        A class (``torch.distributions.Gamma``, your own), the name of a torch
+        distribution class (``"torch.Gamma"``: registers without importing torch), or a
+        scipy family: its name (``"norm"``, ``"scipy.norm"``) or the scipy object
+        (``scipy.stats.norm``).
 
     Raises
     ------
@@ -155,7 +109,6 @@ def register_kl(type_p: Any, type_q: Any) -> Callable[[_F], _F]:
     kp, kq = _key("type_p", type_p), _key("type_q", type_q)
 
     def decorator(fn: _F) -> _F:
-        _load_builtins()  # first, so that a user's registration replaces a built-in one
         _REGISTRY[kp, kq] = fn
         _MEMO.clear()
         return fn
@@ -163,123 +116,52 @@ def register_kl(type_p: Any, type_q: Any) -> Callable[[_F], _F]:
     return decorator
 
 
-def kl(
-    p: Any,
-    q: Any,
-    *,
-    method: str = "auto",
-    n: int = 100_000,
-    estimator: str = "k3",
-    seed: int | None = None,
-) -> KLResult:
-    """Return KL(p ‖ q) = E_p[log p(x) − log q(x)], exactly when possible.
+def register_entropy(type_p: Any) -> Callable[[_F], _F]:
+    """Return a decorator registering a closed form of the entropy H(p) for a type.
+
+    The decorated function takes ``p`` and returns H(p) = −E_p[log p(x)] over p's batch
+    shape (differential entropy for densities), or ``NotImplemented`` to decline; see
+    :func:`register_kl` for the keys and :func:`klmath.entropy` for the lookup.
 
     Parameters
     ----------
-    p, q : distribution
-        A ``torch.distributions.Distribution``, a frozen ``scipy.stats`` distribution
-        or any object with ``sample(n, rng)`` and ``log_prob(x)``
-        (:class:`klmath.SupportsSampleLogProb`). Batch shapes broadcast; event shapes
-        must agree.
-    method : {"auto", "exact", "mc"}
-        ``"auto"``: a closed form if one is known (registry, then torch), else Monte
-        Carlo with a :class:`KLMonteCarloWarning`. ``"exact"``: a closed form or an
-        error. ``"mc"``: always Monte Carlo, no warning.
-    n, estimator, seed
-        Passed to :func:`klmath.mc_kl` when Monte Carlo is used.
-
-    Returns
-    -------
-    KLResult
-        ``value``, ``stderr`` (0 if exact), ``exact``, ``method``, ``formula``.
+    type_p : type, str or scipy distribution
+        As in :func:`register_kl`.
 
     Raises
     ------
-    ValueError
-        If ``method`` is unknown or the event shapes differ.
     TypeError
-        If p or q is not a distribution (see :func:`klmath.mc_kl`).
-    NotImplementedError
-        With ``method="exact"`` when no closed form is known; the message names both
-        families and the ways out (``method="mc"``, :func:`register_kl`).
+        If the key is not a class, a torch class name or a scipy family.
 
     Examples
     --------
-    >>> import torch
-    >>> from torch.distributions import Normal
-    >>> res = kl(Normal(0.0, 1.0), Normal(1.0, 2.0))
-    >>> res.exact, res.formula, round(float(res.value), 6)  # log 2 + 2/8 − 1/2
-    (True, 'klmath.gaussian_kl_diag', 0.443147)
+    >>> import math
+    >>> class Coin:
+    ...     def sample(self, n, rng):
+    ...         return rng.integers(0, 2, n)
+    ...     def log_prob(self, x):
+    ...         return np.full(np.shape(x), -math.log(2.0))
+    >>> @register_entropy(Coin)
+    ... def _entropy_coin(p):
+    ...     return math.log(2.0)
+    >>> round(float(entropy(Coin()).value), 6)
+    0.693147
     """
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    pa = adapt(p, "p", need_sample=method == "mc")
-    qa = adapt(q, "q", need_sample=False)
-    check_event_shapes(pa, qa)
-    if method != "mc":
-        exact = _exact(p, q)
-        if exact is not None:
-            value, formula = exact
-            if isinstance(value, np.ndarray) and value.ndim == 0:
-                value = np.float64(value)
-            return KLResult(value, _zeros_like(value), True, "exact", formula, None, _inf(value))
-        if method == "exact":
-            raise NotImplementedError(
-                f"no closed form for KL(p ‖ q) with p = {pa.family}, q = {qa.family}: "
-                f"use kl(p, q, method='mc') for a Monte Carlo estimate, or register one "
-                f"with @klmath.register_kl({_spell(p)}, {_spell(q)})"
-            )
-        adapt(p, "p", need_sample=True)
-        hint = ""
-        if pa.family == qa.family == "torch MixtureSameFamily":
-            hint = " For Gaussian mixtures, klmath.gaussian_mixture_kl_bounds brackets it."
-        warnings.warn(
-            f"no closed form for KL(p ‖ q) with p = {pa.family}, q = {qa.family}; "
-            f"estimating it by Monte Carlo (n={n}, estimator={estimator!r}). "
-            f"Pass method='mc' to silence this warning.{hint}",
-            KLMonteCarloWarning,
-            stacklevel=2,
-        )
-    res = mc_kl(p, q, n, estimator=estimator, seed=seed)
-    formula = f"klmath.mc_kl(estimator={estimator!r})"
-    return KLResult(res.value, res.stderr, False, "mc", formula, res.n, res.reason, res.diagnostic)
+    key = _key("type_p", type_p)
+
+    def decorator(fn: _F) -> _F:
+        _ENTROPY[key] = fn
+        return fn
+
+    return decorator
 
 
-# --------------------------------------------------------------------------- dispatch
+# --------------------------------------------------------------------------- lookup
 
 
-def _key(name: str, obj: Any) -> _Key:
-    """Normalise a register_kl argument to a registry key."""
-    if isinstance(obj, type):
-        return obj
-    if isinstance(obj, str) and obj:
-        return f"scipy.{obj}"
-    stats = sys.modules.get("scipy.stats")
-    if stats is not None:
-        from scipy.stats._distn_infrastructure import rv_generic
-        from scipy.stats._multivariate import multi_rv_generic
-
-        if isinstance(obj, rv_generic):
-            return f"scipy.{obj.name}"
-        if isinstance(obj, multi_rv_generic):
-            family = type(obj).__name__
-            return f"scipy.{family.removesuffix('_gen')}"
-    raise TypeError(
-        f"{name} must be a class, a scipy family name or a scipy.stats distribution, got {obj!r}"
-    )
-
-
-def _chain(obj: Any) -> tuple[_Key, ...]:
-    """Keys matching ``obj``, most specific first (scipy: its family, then ``object``)."""
-    if is_scipy_frozen(obj):
-        return (f"scipy.{scipy_family(obj)}", object)
-    return type(obj).__mro__
-
-
-def _dispatch(p: Any, q: Any) -> Callable[[Any, Any], Any] | None:
-    """Return the most specific registered function for (p, q), or None."""
-    _load_builtins()
-    cp, cq = _chain(p), _chain(q)
+def lookup_kl(p: Any, q: Any) -> Callable[[Any, Any], Any] | None:
+    """Return the most specific function registered for (p, q), or None."""
+    cp, cq = chain(p), chain(q)
     memo_key = (cp[0], cq[0])
     if memo_key in _MEMO:
         return _MEMO[memo_key]
@@ -295,75 +177,166 @@ def _dispatch(p: Any, q: Any) -> Callable[[Any, Any], Any] | None:
         if len(best) > 1:
             a, b = best[0], best[1]
             warnings.warn(
-                f"ambiguous kl() registrations for ({_name(cp[0])}, {_name(cq[0])}): "
-                f"({_name(a[2])}, {_name(a[3])}) and ({_name(b[2])}, {_name(b[3])}) match "
-                f"equally well; using the first. Settle it with "
-                f"register_kl({_name(cp[0])}, {_name(cq[0])})",
+                f"ambiguous kl() registrations for ({key_name(cp[0])}, {key_name(cq[0])}): "
+                f"({key_name(a[2])}, {key_name(a[3])}) and ({key_name(b[2])}, "
+                f"{key_name(b[3])}) match equally well; using the first. Settle it with "
+                f"register_kl({key_name(cp[0])}, {key_name(cq[0])})",
                 KLAmbiguityWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         fn = _REGISTRY[best[0][2], best[0][3]]
     _MEMO[memo_key] = fn
     return fn
 
 
-def _exact(p: Any, q: Any) -> tuple[Any, str] | None:
-    """Return (value, formula) from the registry or torch, or None."""
-    fn = _dispatch(p, q)
-    if fn is not None:
-        value = fn(p, q)
-        if value is not NotImplemented:
-            return value, getattr(fn, "_klmath_formula", f"{fn.__module__}.{fn.__qualname__}")
-    if is_torch_distribution(p) and is_torch_distribution(q):
-        torch = torch_module()
-        try:
-            value = torch.distributions.kl_divergence(p, q)
-        except NotImplementedError:
-            return None
-        return value, "torch.distributions.kl_divergence"
+def lookup_entropy(p: Any) -> Callable[[Any], Any] | None:
+    """Return the most specific entropy function registered for p's type, or None."""
+    for key in chain(p):
+        fn = _ENTROPY.get(key)
+        if fn is not None:
+            return fn
     return None
 
 
-def _name(key: Any) -> str:
+def chain(obj: Any) -> tuple[_Key, ...]:
+    """Keys matching ``obj``, most specific first (scipy: its family, then ``object``)."""
+    if is_scipy_frozen(obj):
+        return (_SCIPY_PREFIX + scipy_family(obj), object)
+    return tuple(_class_key(cls) for cls in type(obj).__mro__)
+
+
+def formula_name(fn: Callable[..., Any]) -> str:
+    """The name a :class:`klmath.KLResult` gives a registered function."""
+    return str(getattr(fn, "_klmath_formula", f"{fn.__module__}.{fn.__qualname__}"))
+
+
+def key_name(key: Any) -> str:
+    """How a key is spelled in a ``register_kl`` call."""
     if isinstance(key, str):
-        return repr(key.removeprefix("scipy."))
-    return getattr(key, "__name__", repr(key))
+        if key.startswith(_SCIPY_PREFIX):
+            return repr(key.removeprefix(_SCIPY_PREFIX))
+        return key.removeprefix(_TORCH_PREFIX)
+    return str(getattr(key, "__name__", repr(key)))
 
 
-def _spell(obj: Any) -> str:
-    """How to name ``obj``'s family in a register_kl call."""
+def family_name(obj: Any) -> str:
+    """How an object's family is spelled in a ``register_kl`` call (``scipy.stats.gamma``)."""
     if is_scipy_frozen(obj):
         return f"scipy.stats.{scipy_family(obj)}"
     return type(obj).__name__
 
 
-def _zeros_like(value: Any) -> Any:
-    torch = torch_module()
-    if torch is not None and isinstance(value, torch.Tensor):
-        return torch.zeros_like(value)
-    if isinstance(value, float):
-        return 0.0
-    return np.zeros_like(value)
+def closed_form_kl(p: Any, q: Any) -> tuple[Any, str, str | None] | None:
+    """(raw value, formula, reason or None) from the registry or torch, unchecked; or None.
 
-
-def _inf(value: Any) -> str | None:
-    torch = torch_module()
-    if torch is not None and isinstance(value, torch.Tensor):
-        infinite = bool(torch.isinf(value).any())
-    else:
-        infinite = bool(np.isinf(np.asarray(value)).any())
-    if infinite:
-        return "the closed form is inf: q has zero density on a part of p's support"
+    Used by :func:`kl` and by formulas that recurse (``Independent``,
+    ``TransformedDistribution``).
+    """
+    fn = lookup_kl(p, q)
+    if fn is not None:
+        out = fn(p, q)
+        if out is not NotImplemented:
+            return _unpack(out, fn)
+        if _is_klmath_formula(fn) and not _user_torch_rule(p, q):
+            # klmath covers every pair of torch's registry; where its formula declines
+            # (a fold, a shifted support), torch's own would be wrong or raise.
+            return None
+    if is_torch_distribution(p) and is_torch_distribution(q):
+        torch = sys.modules["torch"]
+        try:
+            value = torch.distributions.kl_divergence(p, q)
+        except NotImplementedError:
+            return None
+        if isinstance(value, torch.Tensor) and value.requires_grad and not _needs_grad(p, q):
+            value = value.detach()  # torch's exponential-family rule builds a graph itself
+        return value, "torch.distributions.kl_divergence", None
     return None
 
 
-_builtins_loaded = False
+def _user_torch_rule(p: Any, q: Any) -> bool:
+    """Whether torch's registry holds a rule for (p, q) that is not torch's own."""
+    if not (is_torch_distribution(p) and is_torch_distribution(q)):
+        return False
+    kl_module = sys.modules["torch"].distributions.kl
+    rule = kl_module._dispatch_kl(type(p), type(q))
+    return rule is not NotImplemented and getattr(rule, "__module__", "") != kl_module.__name__
 
 
-def _load_builtins() -> None:
-    """Register klmath's own closed forms, once, on first use (they import torch)."""
-    global _builtins_loaded
-    if not _builtins_loaded:
-        _builtins_loaded = True
-        # Imported for its side effect: the Gaussian closed forms register themselves.
-        from klmath import _gaussian_pairs  # noqa: F401
+def _is_klmath_formula(fn: Any) -> bool:
+    return str(getattr(fn, "__module__", "")).startswith("klmath._formulas")
+
+
+def _unpack(out: Any, fn: Any) -> tuple[Any, str, str | None]:
+    """(value, formula, reason) from what a registered function returned."""
+    if isinstance(out, ClosedForm):
+        return out.value, out.formula or formula_name(fn), out.reason
+    if isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], (str, type(None))):
+        return out[0], formula_name(fn), out[1]
+    return out, formula_name(fn), None
+
+
+def closed_form_entropy(p: Any) -> tuple[Any, str, str | None] | None:
+    """(raw value, formula, reason or None) from the registry or torch, unchecked; or None."""
+    fn = lookup_entropy(p)
+    if fn is not None:
+        out = fn(p)
+        if out is not NotImplemented:
+            return _unpack(out, fn)
+        if _is_klmath_formula(fn):
+            return None
+    if is_torch_distribution(p):
+        try:
+            value = p.entropy()
+        except NotImplementedError:
+            return None
+        return value, f"torch.distributions.{type(p).__name__}.entropy", None
+    return None
+
+
+def _needs_grad(p: Any, q: Any) -> bool:
+    torch = sys.modules["torch"]
+    for dist in (p, q):
+        for value in vars(dist).values():
+            if isinstance(value, torch.Tensor) and value.requires_grad:
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def _class_key(cls: type) -> _Key:
+    """A class's key: ``"torch.<Name>"`` for torch's own distribution classes, else itself."""
+    module = getattr(cls, "__module__", "") or ""
+    if module.startswith("torch.distributions"):
+        torch = sys.modules.get("torch")
+        if torch is not None and getattr(torch.distributions, cls.__name__, None) is cls:
+            return _TORCH_PREFIX + cls.__name__
+    return cls
+
+
+def _key(name: str, obj: Any) -> _Key:
+    """Normalise a register_kl argument to a registry key."""
+    if isinstance(obj, type):
+        return _class_key(obj)
+    if isinstance(obj, str) and obj:
+        if obj.startswith(_TORCH_PREFIX) and len(obj) > len(_TORCH_PREFIX):
+            return obj
+        if obj.startswith(_SCIPY_PREFIX) and len(obj) > len(_SCIPY_PREFIX):
+            return obj
+        if "." not in obj:
+            return _SCIPY_PREFIX + obj
+    stats = sys.modules.get("scipy.stats")
+    if stats is not None and not is_torch_distribution(obj):
+        from scipy.stats._distn_infrastructure import rv_generic
+        from scipy.stats._multivariate import multi_rv_generic
+
+        if isinstance(obj, rv_generic):
+            return _SCIPY_PREFIX + str(obj.name)
+        if isinstance(obj, multi_rv_generic):
+            family = type(obj).__name__
+            return _SCIPY_PREFIX + family.removesuffix("_gen")
+    raise TypeError(
+        f"{name} must be a class, a torch class name ('torch.Normal'), a scipy family "
+        f"name ('norm') or a scipy.stats distribution, got {obj!r}"
+    )

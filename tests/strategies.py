@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 __all__ = [
     "batch_shapes",
     "dimensions",
+    "distribution_parameters",
     "float_dtypes",
     "flow1d_parameters",
     "gaussian_mixtures",
@@ -522,3 +523,82 @@ def skewed_samples(
         return np.stack(columns, axis=1), cuts
 
     return draw()
+
+
+# --- parameters of named distribution families (kl() reference tests) ---------
+
+
+def _unit_interval(*, boundary: bool) -> st.SearchStrategy[float]:
+    inner = st.floats(min_value=0.02, max_value=0.98)
+    return st.one_of(st.sampled_from([0.0, 1.0, 0.5]), inner) if boundary else inner
+
+
+def distribution_parameters(family: str) -> st.SearchStrategy[dict[str, float]]:
+    """Parameters (Python floats) of one family, in ranges where quadrature stays reliable,
+    with the boundary values that break textbook formulas drawn as explicit examples.
+
+    ``family`` is a torch class name (``"Normal"``, ``"Gamma"``, ``"Bernoulli"``, ...).
+    Locations lie in [-3, 3], scales in [0.2, 5] (log-uniform), shapes in [0.3, 20]
+    (1 an explicit example); probabilities include 0, 1/2 and 1 (geometric: > 0), rates
+    include 0; uniforms include (0, 1) and intervals touching 0 or 1; Pareto shapes keep
+    clear of the thresholds 1 and 2 where a mean or variance becomes infinite.
+    """
+    loc = st.one_of(st.just(0.0), st.floats(min_value=-3.0, max_value=3.0))
+    scale = _log_uniform(0.2, 5.0)
+    shape = st.one_of(st.just(1.0), _log_uniform(0.3, 20.0))
+    if family in ("Normal", "Laplace", "Cauchy", "Gumbel"):
+        return st.fixed_dictionaries({"loc": loc, "scale": scale})
+    if family in ("HalfNormal", "HalfCauchy", "Exponential"):
+        key = "rate" if family == "Exponential" else "scale"
+        return st.fixed_dictionaries({key: scale})
+    if family == "Gamma":
+        return st.fixed_dictionaries({"concentration": shape, "rate": scale})
+    if family == "Beta":
+        return st.fixed_dictionaries({"concentration1": shape, "concentration0": shape})
+    if family == "Pareto":
+        alpha = st.one_of(
+            st.floats(min_value=0.5, max_value=0.9),
+            st.floats(min_value=1.2, max_value=1.8),
+            st.floats(min_value=3.0, max_value=8.0),
+        )
+        return st.fixed_dictionaries({"scale": _log_uniform(0.2, 3.0), "alpha": alpha})
+    if family == "Uniform":
+        inside = st.tuples(
+            st.floats(min_value=0.0, max_value=0.45), st.floats(min_value=0.55, max_value=1.0)
+        )
+        wide = st.tuples(
+            st.floats(min_value=-3.0, max_value=0.0), st.floats(min_value=1.0, max_value=4.0)
+        )
+        free = st.tuples(loc, scale).map(lambda t: (t[0], t[0] + t[1]))
+        touching = st.sampled_from([(0.0, 1.0), (0.0, 0.5), (0.3, 1.0)])
+        pair = st.one_of(touching, inside, wide, free)
+        return pair.map(lambda t: {"low": t[0], "high": t[1]})
+    if family == "ContinuousBernoulli":
+        near_half = st.floats(min_value=0.499, max_value=0.501)
+        return st.one_of(near_half, st.floats(min_value=0.02, max_value=0.98)).map(
+            lambda v: {"probs": v}
+        )
+    if family == "Bernoulli":
+        return _unit_interval(boundary=True).map(lambda v: {"probs": v})
+    if family == "Binomial":
+        return st.fixed_dictionaries(
+            {"total_count": st.integers(0, 12).map(float), "probs": _unit_interval(boundary=True)}
+        )
+    if family == "Poisson":
+        return st.one_of(st.just(0.0), _log_uniform(0.05, 20.0)).map(lambda v: {"rate": v})
+    if family == "Geometric":
+        return st.one_of(st.just(1.0), st.floats(min_value=0.05, max_value=0.95)).map(
+            lambda v: {"probs": v}
+        )
+    if family in ("Categorical", "OneHotCategorical"):
+        weights = st.lists(
+            st.one_of(st.just(0.0), st.floats(min_value=0.01, max_value=1.0)),
+            min_size=4,
+            max_size=4,
+        ).filter(lambda w: sum(w) > 0)
+        return weights.map(lambda w: {"probs": [x / sum(w) for x in w]})
+    if family == "Dirichlet":
+        return st.lists(_log_uniform(0.3, 10.0), min_size=3, max_size=3).map(
+            lambda a: {"concentration": a}
+        )
+    raise ValueError(f"no parameter strategy for family {family!r}")

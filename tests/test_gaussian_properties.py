@@ -351,3 +351,33 @@ def test_tril_factor_strategy_round_trip(data: st.DataObject, d: int) -> None:
     got = float(gaussian_kl_tril(zero, t, zero, c * t))
     # c·t rounds each entry (½ ulp): relative error ~ d·ε·κ(L)/… bounded loosely.
     assert got == pytest.approx(expected, rel=1e-9, abs=64 * d * EPS)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    d=st.integers(1, 5),
+    seed=st.integers(0, 2**32 - 1),
+    backend=st.sampled_from(["numpy", "torch"]),
+)
+def test_tril_with_negative_diagonal_entries_is_the_same_gaussian(
+    d: int, seed: int, backend: str
+) -> None:
+    # Σ = LLᵀ = (LD)(LD)ᵀ for D = diag(±1): flipping the sign of columns of a Cholesky
+    # factor gives a factor TFP accepts (any invertible lower-triangular L), and the same KL.
+    rng = np.random.default_rng(seed)
+    l0 = np.tril(rng.standard_normal((d, d))) + 2 * np.eye(d)
+    l1 = np.tril(rng.standard_normal((d, d))) + 2 * np.eye(d)
+    m0, m1 = rng.standard_normal(d), rng.standard_normal(d)
+    s0, s1 = np.diag(rng.choice([-1.0, 1.0], d)), np.diag(rng.choice([-1.0, 1.0], d))
+    args = (m0, l0 @ s0, m1, l1 @ s1)
+    plain = (m0, l0, m1, l1)
+    if backend == "torch":
+        args = tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in args)
+        plain = tuple(torch.from_numpy(a) for a in plain)
+    flipped = float(gaussian_kl_tril(*args))
+    assert flipped == float(gaussian_kl_tril(*plain))  # only signs changed: bit for bit
+    assert flipped == pytest.approx(
+        float(gaussian_kl(m0, l0 @ l0.T, m1, l1 @ l1.T)), rel=1e-10, abs=1e-12
+    )
+    same = gaussian_kl_tril(args[0], args[1], args[0], args[1])
+    assert float(same) == 0.0

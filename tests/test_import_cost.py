@@ -35,7 +35,6 @@ TORCH_AT_IMPORT = {
     "klmath.coupling": "klmath.__getattr__ (AffineCoupling subclasses nn.Module)",
     "klmath.flow1d": "klmath.__getattr__",
     "klmath.mixture": "klmath.__getattr__",
-    "klmath._gaussian_pairs": "klmath.registry._load_builtins, on the first kl() or register_kl",
 }
 
 

@@ -113,7 +113,9 @@ BAD_CALLS = [
         id="p-without-sample",
     ),
     pytest.param(STD, STD, 10, {"seed": "1"}, TypeError, r"seed must be an int", id="seed-str"),
-    pytest.param(STD, STD, 10, {"seed": -1}, ValueError, r"seed must be >= 0", id="seed-neg"),
+    pytest.param(
+        STD, STD, 10, {"seed": -1}, ValueError, r"seed must be in \[0, 2\*\*64\)", id="seed-neg"
+    ),
     pytest.param(
         STD,
         STD,

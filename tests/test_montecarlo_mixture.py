@@ -25,9 +25,9 @@ from torch.distributions import (
     kl_divergence,
 )
 
+from klmath import KLMonteCarloWarning, kl
 from klmath.mixture import gaussian_mixture_kl_bounds
 from klmath.montecarlo import mc_kl
-from klmath.registry import KLMonteCarloWarning, kl
 
 Z = 4.0  # Monte Carlo error judged at 4 standard errors
 
