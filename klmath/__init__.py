@@ -29,6 +29,7 @@ from klmath.flow1d import (
     flow1d_transform,
 )
 from klmath.gaussian import gaussian_kl, gaussian_kl_diag, gaussian_kl_tril
+from klmath.gaussian_matrix import gaussian_kl_matrix
 from klmath.lemma import ArgmaxLemmaResult, check_argmax_lemma
 from klmath.mixture import MixtureKLBounds, gaussian_mixture_kl_bounds
 from klmath.montecarlo import (
@@ -46,6 +47,7 @@ __all__ = [  # noqa: RUF022 - grouped by seed problem, not sorted
     # Gaussian KL (seed problem 5)
     "gaussian_kl",
     "gaussian_kl_diag",
+    "gaussian_kl_matrix",
     "gaussian_kl_tril",
     # Monte Carlo KL and the kl() entry point (seed problem 4)
     "ESTIMATORS",

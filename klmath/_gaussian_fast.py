@@ -40,6 +40,7 @@ docs/performance.md):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -92,6 +93,15 @@ def _chunk_size(batch: int, d: int, dtype: torch.dtype, device: torch.device) ->
     if device.type != "cpu":
         return max(batch, 1)
     return max(1, min(batch, CHUNK_BYTES // (dtype.itemsize * d * d)))
+
+
+@functools.cache
+def _upper_indices(d: int, device: torch.device) -> torch.Tensor:
+    """Flat indices of the entries above the diagonal of a row-major d × d matrix."""
+    import torch
+
+    rows, cols = torch.triu_indices(d, d, 1, device=device)
+    return rows * d + cols
 
 
 def _blocked_cholesky_(a: torch.Tensor, info: torch.Tensor) -> None:
@@ -214,16 +224,24 @@ def factor_squares(
             failed = torch.maximum(info0[:b], info1[:b]).amax().to(dtype)
             bad = torch.maximum(torch.maximum(excess0, excess1).amax(), failed)
         else:
-            t0.copy_(mat0[start:stop])
-            t1.copy_(mat1[start:stop])
-            # A factor has nothing above its diagonal: max |entry| there must be 0.
-            bad = torch.triu(t0, 1, out=spare[:b].mT).abs_().amax()
-            bad = torch.maximum(bad, torch.triu(t1, 1, out=spare[:b].mT).abs_().amax())
+            s0, s1 = mat0[start:stop], mat1[start:stop]
+            # A factor has nothing above its diagonal: gather those entries, any nonzero fails.
+            upper = _upper_indices(d, device)
+            bad = torch.logical_or(
+                s0.reshape(b, d * d).index_select(1, upper).any(),
+                s1.reshape(b, d * d).index_select(1, upper).any(),
+            ).to(dtype)
+            # L₁ is only read: LAPACK takes it in any layout; L₀ − L₁ is the right-hand side.
+            torch.sub(s0, s1, out=t0)
+            t1 = s1
         worst[k] = bad
-        diag0[start:stop] = t0.diagonal(dim1=-2, dim2=-1)
+        if covariances:
+            diag0[start:stop] = t0.diagonal(dim1=-2, dim2=-1)
+            t0.sub_(t1)
+        else:
+            diag0[start:stop] = s0.diagonal(dim1=-2, dim2=-1)
         diag1[start:stop] = t1.diagonal(dim1=-2, dim2=-1)
         delta = torch.linalg.solve_triangular(t1, dmean[start:stop], upper=False)
-        t0.sub_(t1)
         _solve_in_place(t1, t0)
         torch.linalg.vector_norm(work0[:b], dim=(-2, -1), out=squares[start:stop])
         squares[start:stop].square_().add_(delta.square_().sum((-2, -1)))
