@@ -44,19 +44,26 @@ Implementation choice: everything is computed in torch; NumPy inputs go
 through :func:`torch.from_numpy` and back (``klmath._backend``), so each formula
 is written once and NumPy float64 results are bit-identical to torch's.
 
-Speed: when no gradient is needed (NumPy inputs, ``torch.no_grad()``, or
-tensors that do not require grad) the same quantities are computed in place in
-a few reused buffers (on CPU, page faults on fresh large temporaries cost as
-much as the arithmetic), with one log1p per ratio for eᵛ − 1 − v
-(:func:`_expm1_minus_log_ratio`, ≤ 7 ulp measured against mpmath) and one
-synchronization for the checks; bad input then falls back to the careful path,
-which raises the documented errors. With autograd the out-of-place path is used.
+Speed: each public function has *careful* paths (the reference: out-of-place,
+differentiable, every check raising its documented error) and *fast* paths, listed
+with the inputs that select them in :data:`FAST_PATHS`. The fast paths compute the
+same non-negative sum with every input check deferred to one synchronization at the
+end; if any check fails (or the KL overflows) the call is redone on the careful
+path, which names the problem. Without autograd the matrix forms run through
+:mod:`klmath._gaussian_fast` (chunks of the batch in reused buffers, in-place
+LAPACK, a blocked factorization for large d); with autograd the covariance and
+diagonal forms run the same forward pass inside an autograd Function whose
+backward is the closed-form gradient. The fast eᵘ − 1 − u of the diagonal terms
+(:func:`_expm1_minus_log_ratio`) uses one log1p per ratio (≤ 7 ulp measured
+against mpmath). ``tests/test_gaussian_fast_paths.py`` ties every fast path to
+the careful one.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from klmath._backend import as_tensors, from_torch
@@ -77,9 +84,106 @@ from klmath._validation import (
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["gaussian_kl", "gaussian_kl_diag", "gaussian_kl_tril"]
+__all__ = ["FAST_PATHS", "FastPath", "gaussian_kl", "gaussian_kl_diag", "gaussian_kl_tril"]
 
 ArrayT = TypeVar("ArrayT")
+
+
+@dataclass(frozen=True)
+class FastPath:
+    """One fast path of a Gaussian KL function, and the inputs that select it.
+
+    Attributes
+    ----------
+    function : str
+        ``"gaussian_kl"``, ``"gaussian_kl_tril"`` or ``"gaussian_kl_diag"``.
+    path : str
+        What the path does, in words.
+    when : str
+        The condition that selects it (besides valid input).
+    dims : tuple of int
+        Dimensions d at which it is selected (with ``batch`` and ``grad``).
+    batch : tuple of int
+        A batch shape of the four arguments (all equal unless ``broadcast``).
+    grad : bool
+        Whether the inputs require grad (True: the autograd Function path).
+    broadcast : bool
+        The second Gaussian unbatched, broadcasting against the first.
+    """
+
+    function: str
+    path: str
+    when: str
+    dims: tuple[int, ...]
+    batch: tuple[int, ...] = (3,)
+    grad: bool = False
+    broadcast: bool = False
+
+
+FAST_PATHS: tuple[FastPath, ...] = (
+    FastPath("gaussian_kl", "unrolled Cholesky and substitution", "d ≤ 3, no grad", (1, 2, 3)),
+    FastPath(
+        "gaussian_kl",
+        "chunked in-place LAPACK Cholesky and solve",
+        "4 ≤ d < 64, equal batch shapes, no grad",
+        (4, 16),
+    ),
+    FastPath(
+        "gaussian_kl",
+        "chunked in-place LAPACK, split solve (zero block skipped)",
+        "64 ≤ d < 256, equal batch shapes, no grad",
+        (64, 100),
+    ),
+    FastPath(
+        "gaussian_kl",
+        "chunked blocked Cholesky (matrix products), split solve",
+        "d ≥ 256 on CPU, equal batch shapes, no grad",
+        (256,),
+        batch=(2,),
+    ),
+    FastPath(
+        "gaussian_kl",
+        "whole-batch in-place LAPACK (broadcast batch shapes)",
+        "d ≥ 4, batch shapes differ, no grad",
+        (4, 64),
+        broadcast=True,
+    ),
+    FastPath(
+        "gaussian_kl",
+        "autograd Function: a fast forward, closed-form gradients",
+        "any input requires grad",
+        (2, 16),
+        grad=True,
+    ),
+    FastPath("gaussian_kl_tril", "unrolled substitution", "d ≤ 3, no grad", (1, 2, 3)),
+    FastPath(
+        "gaussian_kl_tril",
+        "chunked in-place LAPACK solve",
+        "d ≥ 4, equal batch shapes, no grad",
+        (4, 16, 64),
+    ),
+    FastPath(
+        "gaussian_kl_tril",
+        "whole-batch in-place LAPACK (broadcast batch shapes)",
+        "d ≥ 4, batch shapes differ, no grad",
+        (5,),
+        broadcast=True,
+    ),
+    FastPath("gaussian_kl_diag", "fused elementwise kernel", "no grad", (1, 2, 32)),
+    FastPath(
+        "gaussian_kl_diag",
+        "autograd Function: the fused forward, closed-form gradients",
+        "any input requires grad",
+        (1, 32),
+        grad=True,
+    ),
+)
+"""Every fast path of the Gaussian KL functions, with inputs that select it.
+
+Inputs that fail a check, and KLs that overflow, always end on the careful path.
+``gaussian_kl_matrix`` (:mod:`klmath.gaussian_matrix`) has its own product form
+and recomputes the entries it cannot guarantee with the careful Cholesky form.
+"""
 
 # Below this |v| the Taylor series of eᵛ − 1 − v is used; above it, expm1(v) − v
 # loses at most ~16 ulp to cancellation ((|eᵛ − 1| + |v|)/(eᵛ − 1 − v) ≤ 16.4).
@@ -632,9 +736,9 @@ def _unrolled_kl_careful(
     import torch
 
     d = len(l1)
-    zero = torch.zeros_like(l1[0][0])
 
     def matrix(rows: list[list[torch.Tensor]]) -> torch.Tensor:
+        zero = torch.zeros_like(rows[0][0])
         full = [[rows[i][j] if j <= i else zero for j in range(d)] for i in range(d)]
         return torch.stack([torch.stack(r, dim=-1) for r in full], dim=-2)
 
