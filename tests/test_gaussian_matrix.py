@@ -188,3 +188,21 @@ def test_bad_input_names_the_argument(change: dict, error: type, match: str) -> 
     args |= change
     with pytest.raises(error, match=match):
         gaussian_kl_matrix(args["mean0"], args["cov0"], args["mean1"], args["cov1"], **options)
+
+
+def test_the_proof_checks_the_library_packing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The claim builds its dot products with the library's packing: a wrong weight on the
+    # off-diagonal entries must make it fail.
+    from klmath.proofs.gaussian_matrix import gaussian_matrix_identity
+
+    assert gaussian_matrix_identity().verified
+    GM._packing.cache_clear()
+    real = GM._packing
+
+    def wrong(d: int, device: torch.device, dtype: torch.dtype) -> tuple:
+        index, weights = real(d, device, dtype)
+        return index, torch.ones_like(weights)
+
+    monkeypatch.setattr(GM, "_packing", wrong)
+    result = gaussian_matrix_identity()
+    assert result.status == "failed" and "residual" in result.detail

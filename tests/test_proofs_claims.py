@@ -23,6 +23,7 @@ CLAIM_NAMES = [
     "coupling_log_det",
     "argmax_lemma",
     "flow1d_facts",
+    "gaussian_matrix_identity",
 ]
 
 

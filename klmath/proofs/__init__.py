@@ -11,6 +11,8 @@ Each claim is a function with no arguments returning a :class:`ProofResult`
 5. :func:`argmax_lemma` — seed problem 6, the lower-bound argmax lemma.
 6. :func:`flow1d_facts` — seed problem 2, the 1-D flow is increasing, bounded,
    and a sub-probability model.
+7. :func:`gaussian_matrix_identity` — the matrix-product form of the Gaussian KL
+   that :func:`klmath.gaussian_kl_matrix` evaluates.
 
 ``python -m klmath.proofs`` runs them all and prints a table; the exit code is
 non-zero if any claim fails. The ``*_reference`` functions lambdify the proved
@@ -34,6 +36,7 @@ from klmath.proofs.gaussian import (
     gaussian_kl_closed_form,
     gaussian_kl_reference,
 )
+from klmath.proofs.gaussian_matrix import gaussian_matrix_identity
 from klmath.proofs.kl_properties import kl_additivity, kl_nonnegative
 from klmath.proofs.lemma import argmax_lemma, exhaustive_argmax_check
 
@@ -52,6 +55,7 @@ __all__ = [
     "flow1d_reference",
     "gaussian_kl_closed_form",
     "gaussian_kl_reference",
+    "gaussian_matrix_identity",
     "kl_additivity",
     "kl_nonnegative",
     "run_all",
@@ -64,8 +68,9 @@ CLAIMS: tuple[Callable[[], ProofResult], ...] = (
     coupling_log_det,
     argmax_lemma,
     flow1d_facts,
+    gaussian_matrix_identity,
 )
-"""The six claims, in the order of the issue (seed problems 5, 4a, 4b, 3, 6, 2)."""
+"""The claims: the issue's six in its order (seed problems 5, 4a, 4b, 3, 6, 2), then the rest."""
 
 
 def run_all(
