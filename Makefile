@@ -40,19 +40,12 @@ proofs: venv
 bench: venv
 	$(BIN)/python bench/gaussian_kl.py
 	$(BIN)/python bench/coupling.py
+	$(BIN)/python bench/import_cost.py
+	$(BIN)/python bench/mc_coverage.py
+	$(BIN)/python bench/mc_knn.py
 
 demo: venv
-	mkdir -p $(OUT)
-	$(BIN)/python -m klmath.proofs | tee $(OUT)/proofs.txt
-	$(BIN)/python bench/demo_kl.py | tee $(OUT)/demo_kl.txt
-	$(BIN)/python bench/gaussian_kl.py | tee $(OUT)/bench_gaussian_kl.txt
-	$(BIN)/python bench/coupling.py | tee $(OUT)/bench_coupling.txt
-	$(BIN)/python -m models.flow1d --out $(OUT)/flow1d
-	$(BIN)/python -m models.autoencoder --out $(OUT)/autoencoder
-	$(BIN)/python -m models.realnvp --dataset moons --out $(OUT)/realnvp_moons
-	$(BIN)/python -m models.vae --linear --out $(OUT)/vae_linear
-	$(BIN)/python -m models.vae --out $(OUT)/vae_mnist
-	$(BIN)/python -m models.report $(OUT)
+	$(BIN)/python -m models.demo --out $(OUT)
 
 clean:
 	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis

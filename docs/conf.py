@@ -8,7 +8,9 @@ Build (what ``make docs`` and CI run; both must be warning-free)::
 The doctest builder runs the ``{doctest}``/``{testcode}`` blocks of every page
 *and* the ``>>>`` examples of every docstring that autodoc pulls into the API
 reference, so neither the pages nor the docstrings can drift from the code.
-No intersphinx: the build must work without network access.
+No intersphinx: the build must work without network access, and the pages must
+work without it too (``_ext/klmath_offline.py``: MathJax is copied into the build,
+and any script or stylesheet loaded from the web fails the build).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ extensions = [
     "sphinx.ext.viewcode",
     "klmath_figures",
     "klmath_docstrings",
+    "klmath_offline",  # MathJax inside the build; fails on any script/style from the web
+    "klmath_sources",  # test and benchmark file names link to their highlighted source
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}

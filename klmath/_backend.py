@@ -6,7 +6,15 @@ with ``.numpy()``. So a formula is written once, NumPy float64 results equal
 the torch float64 results bit for bit, and NumPy users get torch's batched
 LAPACK, which NumPy lacks for triangular solves.
 
-torch is imported when first needed, not when this module is imported.
+torch is imported when first needed, not when this module is imported. That is
+the package's import discipline (checked by ``tests/test_import_cost.py``): a
+module imports torch inside the functions that compute with it (or, for a type
+annotation, under ``typing.TYPE_CHECKING``), and looks at a tensor without
+importing torch by :func:`is_tensor`, which consults ``sys.modules`` as einops'
+backends do. Only modules that nothing imports eagerly may import torch at their
+top: those ``klmath/__init__.py`` loads on first use of one of their names
+(``AffineCoupling`` subclasses ``nn.Module``), and the built-in closed forms of
+:func:`klmath.kl`, registered on its first call.
 """
 
 from __future__ import annotations

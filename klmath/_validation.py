@@ -62,11 +62,12 @@ def check_event_size(name: str, x: torch.Tensor, d: int, ref: str) -> None:
 
 def broadcast_batch_shapes(**batch_shapes: tuple[int, ...]) -> tuple[int, ...]:
     """Return the broadcast of the given batch shapes; ValueError naming them if impossible."""
-    import torch
+    # NumPy's, not torch.broadcast_shapes: that one imports torch._refs and with it SymPy.
+    import numpy as np
 
     try:
-        return tuple(torch.broadcast_shapes(*batch_shapes.values()))
-    except RuntimeError:
+        return tuple(int(n) for n in np.broadcast_shapes(*batch_shapes.values()))
+    except ValueError:
         listed = ", ".join(f"{name} {shape}" for name, shape in batch_shapes.items())
         raise ValueError(f"batch shapes do not broadcast: {listed}") from None
 

@@ -14,6 +14,11 @@ estimator  per-sample term        properties
 E_p r = ∫_{supp p} q = 1 fails when q has mass outside p's support; :func:`mc_kl`
 checks it for k3 and warns (:class:`KLEstimatorWarning`).
 
+Every result also carries the Pareto k̂ of the tail of its terms (the PSIS diagnostic,
+:mod:`klmath.pareto`; which tail matters for which estimator is derived in
+``klmath/_mc_tails.py``), a reliability verdict, and a :class:`KLEstimatorWarning`
+when k̂ > ½ (infinite variance: the error bar is meaningless).
+
 :func:`mc_kl` averages one of them over ``n`` draws, in chunks (bounded memory for
 n = 10⁷) merged with Chan et al.'s pairwise update of mean and sum of squared
 deviations in float64, and returns an :class:`MCResult` with the standard error.
@@ -32,6 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from klmath._adapters import Adapter, TorchAdapter, adapt, torch_module
+from klmath._mc_tails import LogRatioTails, tail_buffer_size, verdict
 
 __all__ = ["ESTIMATORS", "KLEstimatorWarning", "MCResult", "SupportsSampleLogProb", "mc_kl"]
 
@@ -52,7 +58,8 @@ _EXPM1_MINUS_T = tuple(1.0 / math.factorial(k) for k in range(13, 1, -1))
 
 
 class KLEstimatorWarning(UserWarning):
-    """The Monte Carlo check E_p[q/p] = 1 failed: k3's value or error bar is unreliable."""
+    """A Monte Carlo estimate is unreliable: the tail of its terms is heavy (k̂ > ½), or
+    k3's check E_p[q/p] = 1 failed. The message says why and which estimator to use."""
 
 
 @runtime_checkable
@@ -98,6 +105,23 @@ class MCResult:
         For k3: set (and a :class:`KLEstimatorWarning` issued) when the sample mean of
         r − 1 is more than 5 standard errors from its known expectation 0, i.e. the
         assumptions behind k3's value or its error bar fail (see :func:`mc_kl`).
+    khat : same kind as ``value``, or None
+        Pareto shape k̂ of the upper tail of this estimator's per-sample terms (for
+        k3 the tail of r = q/p, the PSIS diagnostic; for k1 that of p/q; the other
+        tail of log r is always light, by Markov): k̂ < ½ means a finite variance.
+        ``nan`` where KL = ∞ exactly or n < 25 (too few draws to fit a tail). See
+        :mod:`klmath.pareto`.
+    reliable : bool, numpy.ndarray or torch.Tensor, or None
+        Per batch element: True where the interval can be trusted (k̂ ≤ ½ and, for k3,
+        the E_p[r] = 1 check passed) or the value is exactly ∞; False otherwise,
+        including n < 25 (not judged).
+    verdict : str
+        The reliability verdict in one sentence: why, and what to do. When it says
+        unreliable because of the tail, a :class:`KLEstimatorWarning` with the same
+        text was issued.
+    estimand : str
+        What ``value`` estimates and ``ci`` covers: ``"KL(p ‖ q)"`` for k1 and k3;
+        for k2 ``"E_p[½(log r)²]"``, which is *not* KL (it differs by O(‖p − q‖³)).
     """
 
     value: Any
@@ -106,13 +130,19 @@ class MCResult:
     estimator: str
     reason: str | None = None
     diagnostic: str | None = None
+    khat: Any = None
+    reliable: Any = None
+    verdict: str = ""
+    estimand: str = "KL(p ‖ q)"
 
     def ci(self, level: float = 0.95) -> tuple[Any, Any]:
         """Return the normal-approximation confidence interval ``(low, high)``.
 
         ``value ± z · stderr`` with z the (1 + level)/2 normal quantile; ``low`` is
-        clipped at 0 because every estimator's mean is ≥ 0. It covers E[estimator]:
-        KL itself for ``k1`` and ``k3``, KL plus the bias for ``k2``.
+        clipped at 0 because every estimator's mean is ≥ 0. It covers E[estimator]
+        (``estimand``): KL itself for ``k1`` and ``k3``, but for ``k2`` the mean
+        E_p[½(log r)²] = KL + bias, so it is **not** an interval for KL. It is only as
+        good as the standard error: see ``reliable`` and ``verdict``.
 
         Raises
         ------
@@ -172,7 +202,8 @@ def mc_kl(
     Returns
     -------
     MCResult
-        ``value`` and ``stderr`` over the batch shape (float64), ``ci(level)``.
+        ``value`` and ``stderr`` over the batch shape (float64), ``ci(level)``, the tail
+        diagnostic ``khat``, ``reliable`` and ``verdict``, and the ``estimand``.
 
     Raises
     ------
@@ -186,13 +217,25 @@ def mc_kl(
     Warns
     -----
     KLEstimatorWarning
-        For k3, when the draws contradict E_p[r] = 1 (see Notes); the result's
-        ``diagnostic`` holds the same text.
+        When the estimator's terms have a heavy tail, k̂ > ½ (their variance is likely
+        infinite, so ``stderr`` and ``ci`` are unreliable); the text, also in
+        ``verdict``, names the estimators whose own k̂ ≤ ½ for this pair. And for k3,
+        when the draws contradict E_p[r] = 1 (see Notes); ``diagnostic`` holds that text.
 
     Notes
     -----
     Where q has zero density at a draw of p (support mismatch) KL(p ‖ q) = ∞ almost
-    surely: ``value`` is ``inf``, ``stderr`` 0 and ``reason`` says so; never NaN.
+    surely: ``value`` is ``inf``, ``stderr`` 0 and ``reason`` says so; never NaN. When
+    one of p, q is discrete and the other continuous (torch ``support.is_discrete``,
+    scipy ``rv_discrete``), p is not absolutely continuous with respect to q and
+    KL = ∞ for every estimator: returned without drawing, with that reason.
+
+    The tail diagnostic: the M = ⌊3√n⌋ largest terms (n ≥ 25) are fitted by a
+    generalized Pareto distribution (:func:`klmath.pareto.pareto_khat`); their shape k̂
+    estimates the tail exponent, and the terms' variance is finite iff k < ½. For k3
+    that is the tail of r = q/p (q wider than p: for Gaussians k = 1 − σ_p²/σ_q²);
+    for k1 the tail of p/q (p heavier-tailed than q). ``bench/mc_coverage.py`` measures
+    coverage and warning rates on a grid of pairs.
     k3 is unbiased only if E_p[r] = ∫_{supp p} q = 1, i.e. q has no mass outside p's
     support (p = Uniform(0, 1), q = N(0, 1) breaks it: E[k3] = KL − Q(x ∉ [0, 1])).
     For k3, :func:`mc_kl` therefore also averages r − 1, whose mean is known to be 0,
@@ -233,6 +276,9 @@ def mc_kl(
     qa = adapt(q, "q", need_sample=False)
     check_event_shapes(pa, qa)
     n = int(n)
+    mixed = _mixed_types(pa, qa)
+    if mixed is not None:
+        return _infinite_result(pa, qa, n, estimator, mixed)
     if chunk_size is None:
         per_draw = math.prod(pa.batch_shape or ()) * math.prod(pa.event_shape or ())
         on_gpu = isinstance(pa, TorchAdapter) and pa.device.type != "cpu"
@@ -240,12 +286,13 @@ def mc_kl(
         chunk_size = max(1, budget // max(1, per_draw))
     chunk_size = min(int(chunk_size), n)
 
+    tail = tail_buffer_size(n)
     acc: _Welford | None = None
     with _seeded(seed, pa) as rng:
         done = 0
         while done < n:
             m = min(chunk_size, n - done)
-            chunk = _Welford(*_log_ratio(pa, qa, m, rng), estimator)
+            chunk = _Welford(*_log_ratio(pa, qa, m, rng), estimator, tail)
             acc = chunk if acc is None else acc.merge(chunk)
             done += m
     assert acc is not None  # n >= 2 guarantees one chunk
@@ -386,9 +433,10 @@ class _Welford:
     """Per batch element: count, mean and squared deviations of the estimator terms and,
     for k3, of r − 1 (whose mean must be 0 when k3 is unbiased); mergeable."""
 
-    def __init__(self, log_r: Any, zero_q: Any, estimator: str) -> None:
+    def __init__(self, log_r: Any, zero_q: Any, estimator: str, tail: int) -> None:
         xp = _namespace(log_r)
         terms = estimator_terms(log_r, estimator)
+        self.tails = LogRatioTails(log_r, tail)
         self.count = terms.shape[0]
         self.mean, self.m2 = _moments(terms)
         self.n_zero = zero_q.sum(0)
@@ -404,6 +452,7 @@ class _Welford:
         if self.check is not None and other.check is not None:
             self.check = _chan(a, *self.check, b, *other.check)
         self.count = a + b
+        self.tails.merge(other.tails)
         self.n_zero = self.n_zero + other.n_zero
         self.n_over = self.n_over + other.n_over
         return self
@@ -427,16 +476,119 @@ class _Welford:
                 f"{_where(self.n_over, over)} draws; estimator='k1' does not overflow"
             )
         diagnostic = None
+        failed = None
         if self.check is not None:
             mean_c, m2_c = self.check
             se_c = xp.sqrt(m2_c / ((n - 1) * n))
             bad = (xp.abs(mean_c) > _CHECK_Z * se_c) & ~zero & ~over
+            failed = _host(bad)
             if bool(bad.any()):
                 diagnostic = _diagnostic(mean_c, se_c, bad)
                 warnings.warn(diagnostic, KLEstimatorWarning, stacklevel=3)
+        khat, reliable, text, warning = verdict(
+            estimator, n, self.tails.khats(estimator_terms), _host(zero), failed
+        )
+        if warning is not None:
+            warnings.warn(warning, KLEstimatorWarning, stacklevel=3)
         if xp is np and value.ndim == 0:
             value, stderr = np.float64(value), np.float64(stderr)
-        return MCResult(value, stderr, n, estimator, "; ".join(reasons) or None, diagnostic)
+        return MCResult(
+            value,
+            stderr,
+            n,
+            estimator,
+            "; ".join(reasons) or None,
+            diagnostic,
+            _like(khat, value),
+            _like(reliable, value),
+            text,
+            _ESTIMANDS[estimator],
+        )
+
+
+_ESTIMANDS = {
+    "k1": "KL(p ‖ q)",
+    "k2": "E_p[½(log r)²] (not KL: differs by O(‖p − q‖³))",
+    "k3": "KL(p ‖ q)",
+}
+
+
+def _host(x: Any) -> np.ndarray:
+    """A NumPy copy of a NumPy array or torch tensor."""
+    torch = torch_module()
+    if torch is not None and isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _like(x: np.ndarray, value: Any) -> Any:
+    """``x`` in the array kind of ``value``: a NumPy scalar, array or torch tensor."""
+    torch = torch_module()
+    if torch is not None and isinstance(value, torch.Tensor):
+        return torch.as_tensor(x, device=value.device)
+    return x[()] if x.ndim == 0 else x
+
+
+def _is_discrete(a: Adapter) -> bool | None:
+    """Whether a torch or scipy distribution has a discrete support (None: unknown)."""
+    dist: Any = getattr(a, "dist", None)
+    if isinstance(a, TorchAdapter):
+        try:
+            return bool(dist.support.is_discrete)
+        except NotImplementedError:
+            return None
+    if a.family.startswith("scipy "):
+        from scipy.stats._distn_infrastructure import rv_continuous_frozen, rv_discrete_frozen
+
+        if isinstance(dist, rv_discrete_frozen):
+            return True
+        if isinstance(dist, rv_continuous_frozen):
+            return False
+        return hasattr(dist, "logpmf") and not hasattr(dist, "logpdf")
+    return None
+
+
+def _mixed_types(pa: Adapter, qa: Adapter) -> str | None:
+    """The reason KL(p ‖ q) = ∞ when one of p, q is discrete and the other continuous."""
+    dp, dq = _is_discrete(pa), _is_discrete(qa)
+    if dp is None or dq is None or dp == dq:
+        return None
+    kind = {True: "discrete", False: "continuous"}
+    why = (
+        "p's atoms, a countable set, have probability 1 under p and 0 under q"
+        if dp
+        else "outside q's countable set of atoms, q has probability 0 and p has 1"
+    )
+    return (
+        f"p ({pa.family}) is {kind[dp]} and q ({qa.family}) is {kind[dq]}, so p is not "
+        f"absolutely continuous with respect to q ({why}) and KL(p ‖ q) = inf for every "
+        "estimator. A log-mass minus a log-density is not a log-ratio: compare two discrete "
+        "or two continuous distributions (e.g. discretise the continuous one)"
+    )
+
+
+def _infinite_result(pa: Adapter, qa: Adapter, n: int, estimator: str, reason: str) -> MCResult:
+    """KL = ∞ exactly over the broadcast batch shape, without drawing."""
+    shape = np.broadcast_shapes(tuple(pa.batch_shape or ()), tuple(qa.batch_shape or ()))
+    value: Any = np.full(shape, np.inf)
+    if isinstance(pa, TorchAdapter):
+        torch = torch_module()
+        value = torch.full(shape, math.inf, dtype=torch.float64, device=pa.device)
+    elif value.ndim == 0:
+        value = np.float64(value)
+    xp = _namespace(value)
+    return MCResult(
+        value,
+        xp.zeros_like(value)[()] if xp is np else xp.zeros_like(value),
+        n,
+        estimator,
+        reason,
+        None,
+        _like(np.full(shape, np.nan), value),
+        _like(np.ones(shape, dtype=bool), value),
+        "exact: KL = ∞ (see reason)",
+        _ESTIMANDS[estimator],
+    )
 
 
 def _diagnostic(mean_c: Any, se_c: Any, bad: Any) -> str:

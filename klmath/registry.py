@@ -155,6 +155,7 @@ def register_kl(type_p: Any, type_q: Any) -> Callable[[_F], _F]:
     kp, kq = _key("type_p", type_p), _key("type_q", type_q)
 
     def decorator(fn: _F) -> _F:
+        _load_builtins()  # first, so that a user's registration replaces a built-in one
         _REGISTRY[kp, kq] = fn
         _MEMO.clear()
         return fn
@@ -277,6 +278,7 @@ def _chain(obj: Any) -> tuple[_Key, ...]:
 
 def _dispatch(p: Any, q: Any) -> Callable[[Any, Any], Any] | None:
     """Return the most specific registered function for (p, q), or None."""
+    _load_builtins()
     cp, cq = _chain(p), _chain(q)
     memo_key = (cp[0], cq[0])
     if memo_key in _MEMO:
@@ -355,5 +357,13 @@ def _inf(value: Any) -> str | None:
     return None
 
 
-# Import for its side effect: the Gaussian closed forms register themselves here.
-from klmath import _gaussian_pairs  # noqa: E402, F401
+_builtins_loaded = False
+
+
+def _load_builtins() -> None:
+    """Register klmath's own closed forms, once, on first use (they import torch)."""
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True
+        # Imported for its side effect: the Gaussian closed forms register themselves.
+        from klmath import _gaussian_pairs  # noqa: F401

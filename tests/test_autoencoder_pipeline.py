@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from models.autoencoder import AutoencoderDetector, main, split_indices
-from models.data import load_dataset, resolve_data_root
+from models.anomaly import AutoencoderDetector
+from models.anomaly.cli import main
+from models.data import MissingDataError, load_dataset, resolve_data_root, split_indices
+from models.kit import UserError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -142,8 +144,8 @@ def test_conv_architecture_runs() -> None:
         ),
         pytest.param(
             lambda d: d.fit(_small_images(100), resume=True, checkpoint="/nonexistent/c.pt"),
-            FileNotFoundError,
-            "no checkpoint at /nonexistent/c.pt",
+            UserError,
+            "--resume: no checkpoint at /nonexistent/c.pt",
             id="resume-missing",
         ),
         pytest.param(
@@ -170,7 +172,7 @@ def test_resume_with_other_options_is_refused(tmp_path: Path) -> None:
         x, checkpoint=ckpt, progress=False
     )
     other = AutoencoderDetector(epochs=2, holdout=50, latent_dim=8, hidden=16)
-    with pytest.raises(ValueError, match="was written with"):
+    with pytest.raises(UserError, match="trained with --latent-dim 4, this run has --latent-dim 8"):
         other.fit(x, checkpoint=ckpt, resume=True, progress=False)
 
 
@@ -186,7 +188,7 @@ def test_split_indices_disjoint_and_seeded() -> None:
 # -- the real pipeline, on a subset -------------------------------------------------------------
 SUBSET = [
     "--n-train", "3000", "--n-validation", "1000", "--holdout", "500", "--n-test", "1000",
-    "--latent-dim", "32", "--hidden", "64", "--no-progress",
+    "--latent-dim", "32", "--hidden", "64", "--quiet", "--device", "cpu",
 ]  # fmt: skip
 
 
@@ -195,12 +197,12 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, 
     try:
         root = resolve_data_root(name="kmnist")
         load_dataset("fashion-mnist", "test", root)
-    except FileNotFoundError:
-        pytest.skip("real MNIST/KMNIST/Fashion-MNIST not found (see models/data.py)")
+    except MissingDataError:
+        pytest.skip("real MNIST/KMNIST/Fashion-MNIST not found (python -m models.data fetch)")
     out = tmp_path_factory.mktemp("ae")
     first = main([*SUBSET, "--out", str(out), "--epochs", "1", "--data-root", str(root)])
     report1 = json.loads((out / "report.json").read_text())
-    assert first["epochs"] == report1["epochs"] == 1
+    assert first["results"]["epochs"] == report1["results"]["epochs"] == 1
     # a second run with --resume continues from the saved epoch 1 to epoch 2
     report2 = main(
         [*SUBSET, "--out", str(out), "--epochs", "2", "--resume", "--data-root", str(root)]
@@ -210,13 +212,14 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, 
 
 def test_pipeline_resume_continues_from_saved_epoch(pipeline_run: tuple[Path, dict, dict]) -> None:
     _, report1, report2 = pipeline_run
-    assert report2["epochs"] == 2
+    assert report2["results"]["epochs"] == 2
     assert [h["epoch"] for h in report2["history"]] == [1, 2]
     assert report2["history"][0] == report1["history"][0]
 
 
 def test_pipeline_report_invariants(pipeline_run: tuple[Path, dict, dict]) -> None:
-    out, _, report = pipeline_run
+    out, _, full = pipeline_run
+    report = full["results"]
     saved = np.load(out / "scores.npz")
     val, normal, kmnist = saved["validation"], saved["mnist_test"], saved["kmnist_test"]
     # threshold recomputed from the saved validation scores, mean + 3 std with ddof = 1
@@ -241,13 +244,17 @@ def test_pipeline_report_invariants(pipeline_run: tuple[Path, dict, dict]) -> No
         "kmnist_test": 1000,
         "fashion_test": 1000,
     }
-    # the checksums recorded are the published ones (shared/data/README.md)
-    sums = report["data_checksums_sha256"]
-    assert "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64" in sums.values()
-    assert "3b189c3435ff44bcce67ea24bd8d7eafc67ccde904fdfe1db4d4892436dc7789" in sums.values()
-    for name in report["plots"]:
+    # the content checksums recorded are the published ones (shared/data/README.md)
+    sums = report["data"]
+    assert sums["mnist/test"]["images_sha256"] == (
+        "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161"
+    )
+    assert sums["kmnist/test"]["labels_sha256"] == (
+        "77d83a49ca5434c5da77399edc7143065cb3a7b0834e2898ea3094e8c2b21a3c"
+    )
+    for name in full["plots"]:
         assert (out / name).read_bytes()[:8] == PNG_SIGNATURE
-    assert len(report["plots"]) == 4
+    assert len(full["plots"]) == 4
 
 
 def test_pipeline_never_trains_on_validation(pipeline_run: tuple[Path, dict, dict]) -> None:
@@ -263,7 +270,8 @@ def test_pipeline_never_trains_on_validation(pipeline_run: tuple[Path, dict, dic
 
 
 def test_pipeline_saved_model_reproduces_scores(pipeline_run: tuple[Path, dict, dict]) -> None:
-    out, _, report = pipeline_run
+    out, _, full = pipeline_run
+    report = full["results"]
     det = AutoencoderDetector.load(out / "model.pt", device="cpu")
     saved = np.load(out / "scores.npz")
     x_test, _ = load_dataset("mnist", "test", resolve_data_root(name="mnist"))

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from scipy import integrate
 
-from models import flow1d as script
+from models.flows import flow1d as script
+from models.flows.flow1d_cli import main
 
 # the data mixture ¼N(−1, .25²) + ¼N(.2, .25²) + ½N(1.5, .25²), moments by hand
 MEAN = 0.25 * -1.0 + 0.25 * 0.2 + 0.5 * 1.5
@@ -40,7 +41,7 @@ def test_data_samples_have_the_mixture_moments():
 
 
 def test_short_run_writes_a_consistent_report_and_plots(tmp_path):
-    report = script.main(
+    report = main(
         [
             "--out",
             str(tmp_path),
@@ -58,11 +59,12 @@ def test_short_run_writes_a_consistent_report_and_plots(tmp_path):
             "2000",
             "--device",
             "cpu",
+            "--quiet",
         ]
-    )
+    )["results"]
     on_disk = json.loads((tmp_path / "report.json").read_text())
-    assert set(on_disk["models"]) == {"seed", "fixed"}
-    assert on_disk["setup"]["steps"] == 3 * 3
+    assert set(on_disk["results"]["models"]) == {"seed", "fixed"}
+    assert on_disk["results"]["setup"]["steps"] == 3 * 3
     for variant in ("seed", "fixed"):
         assert (tmp_path / f"flow1d_{variant}.png").stat().st_size > 10_000
         model = report["models"][variant]

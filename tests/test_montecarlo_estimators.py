@@ -25,7 +25,12 @@ from torch.distributions import Independent, MultivariateNormal, Normal, Uniform
 from klmath.montecarlo import KLEstimatorWarning, estimator_terms, mc_kl
 
 # A false alarm of k3's E_p[r] = 1 check in any well-posed case below is a failure.
-pytestmark = pytest.mark.filterwarnings("error::klmath.montecarlo.KLEstimatorWarning")
+# The tail diagnostic may fire on pairs near k = ½ (shift-scale: k = 0.41, finite
+# variance): that is tested, with its rates, in test_montecarlo_tails.py.
+pytestmark = [
+    pytest.mark.filterwarnings("error:k3 assumes:klmath.montecarlo.KLEstimatorWarning"),
+    pytest.mark.filterwarnings("ignore:unreliable:klmath.montecarlo.KLEstimatorWarning"),
+]
 
 # Judge Monte Carlo errors at 4 standard errors: with the fixed seeds below a
 # correct estimator passes; a bias of a few percent of KL does not.

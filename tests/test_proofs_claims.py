@@ -23,7 +23,8 @@ CLAIM_NAMES = [
     "coupling_log_det",
     "argmax_lemma",
     "flow1d_facts",
-    "gaussian_matrix_identity",
+    "kl_penalty_expectations",  # issue 15: klmath/proofs/kl_penalty.py
+    "gaussian_matrix_identity",  # issue 19: klmath/proofs/gaussian_matrix.py
 ]
 
 

@@ -11,7 +11,8 @@ Each claim is a function with no arguments returning a :class:`ProofResult`
 5. :func:`argmax_lemma` — seed problem 6, the lower-bound argmax lemma.
 6. :func:`flow1d_facts` — seed problem 2, the 1-D flow is increasing, bounded,
    and a sub-probability model.
-7. :func:`gaussian_matrix_identity` — the matrix-product form of the Gaussian KL
+7. :func:`kl_penalty_expectations` — the value and gradient table of :func:`klmath.kl_penalty`.
+8. :func:`gaussian_matrix_identity` — the matrix-product form of the Gaussian KL
    that :func:`klmath.gaussian_kl_matrix` evaluates.
 
 ``python -m klmath.proofs`` runs them all and prints a table; the exit code is
@@ -37,6 +38,7 @@ from klmath.proofs.gaussian import (
     gaussian_kl_reference,
 )
 from klmath.proofs.gaussian_matrix import gaussian_matrix_identity
+from klmath.proofs.kl_penalty import kl_penalty_expectations
 from klmath.proofs.kl_properties import kl_additivity, kl_nonnegative
 from klmath.proofs.lemma import argmax_lemma, exhaustive_argmax_check
 
@@ -58,6 +60,7 @@ __all__ = [
     "gaussian_matrix_identity",
     "kl_additivity",
     "kl_nonnegative",
+    "kl_penalty_expectations",
     "run_all",
 ]
 
@@ -68,9 +71,10 @@ CLAIMS: tuple[Callable[[], ProofResult], ...] = (
     coupling_log_det,
     argmax_lemma,
     flow1d_facts,
+    kl_penalty_expectations,
     gaussian_matrix_identity,
 )
-"""The claims: the issue's six in its order (seed problems 5, 4a, 4b, 3, 6, 2), then the rest."""
+"""The six claims of the seed problems (5, 4a, 4b, 3, 6, 2), the KL penalty table, the KL matrix."""
 
 
 def run_all(

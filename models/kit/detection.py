@@ -1,4 +1,7 @@
-"""Thresholds and ranking metrics for anomaly scores, in plain NumPy.
+"""How every detector is judged: thresholds, error rates and ranking metrics, in plain NumPy.
+
+The autoencoder and the VAE (−ELBO as a score) share this module, so both are
+judged by the same rule (:func:`detection_report`).
 
 Convention everywhere: a higher score means more anomalous; label 1 = anomaly
 (positive), label 0 = normal (negative).
@@ -16,6 +19,7 @@ Convention everywhere: a higher score means more anomalous; label 1 = anomaly
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +27,8 @@ __all__ = [
     "auroc",
     "average_precision",
     "cantelli_bound",
+    "check_alpha",
+    "detection_report",
     "error_rates",
     "quantile_threshold",
     "roc_curve",
@@ -191,3 +197,75 @@ def average_precision(labels: object, scores: object) -> float:
     tp = np.cumsum(pos)
     precision = tp / (tp + np.cumsum(neg))
     return float(np.sum(pos / y.sum() * precision))
+
+
+def check_alpha(alpha: float, n_validation: int) -> None:
+    """Raise UserError before any training when ``--alpha`` needs more validation scores."""
+    from models.kit.errors import UserError
+
+    if not 0.0 < alpha < 1.0:
+        raise UserError(f"--alpha must be in (0, 1), got {alpha}")
+    need = math.ceil(1 / alpha - 1 - 1e-9)
+    if n_validation < need:
+        raise UserError(f"--alpha {alpha} needs --n-validation >= {need}, got {n_validation}")
+
+
+def _ranking(normal: np.ndarray, anomaly: np.ndarray) -> dict[str, float]:
+    labels = np.r_[np.zeros(normal.size), np.ones(anomaly.size)]
+    scores = np.r_[normal, anomaly]
+    return {"auroc": auroc(labels, scores), "average_precision": average_precision(labels, scores)}
+
+
+def _rates(normal: np.ndarray, anomaly: np.ndarray, threshold: float) -> dict[str, float]:
+    type_i, type_ii = error_rates(normal, anomaly, threshold)
+    return {"type_i_error": type_i, "type_ii_error": type_ii}
+
+
+def detection_report(scores: dict[str, np.ndarray], *, k: float, alpha: float) -> dict[str, Any]:
+    """Return the metrics of a detector computed from its scores alone.
+
+    Parameters
+    ----------
+    scores : dict of 1-D arrays
+        "validation" (sets the thresholds), "mnist_test" (normal), "kmnist_test"
+        (anomalies) and optionally "fashion_test" (a second anomaly set).
+    k : float
+        Threshold = mean + k·std (ddof = 1) of the validation scores (``--k``).
+    alpha : float
+        Target type I error of the split-conformal quantile threshold (``--alpha``).
+
+    Returns
+    -------
+    dict
+        threshold, type_i_error, type_ii_error, auroc, average_precision,
+        cantelli_type_i_bound, quantile_threshold {...} and, with Fashion-MNIST
+        scores, fashion {type_ii_error, auroc, average_precision}.
+    """
+    val, normal = scores["validation"], scores["mnist_test"]
+    sigma_thr = sigma_threshold(val, k, ddof=1)
+    quant_thr = quantile_threshold(val, alpha)
+    report: dict[str, Any] = {
+        "k": k,
+        "threshold": sigma_thr,
+        "threshold_rule": f"mean + {k:g} * std (ddof=1) of validation scores",
+        "validation_score_mean": float(val.mean()),
+        "validation_score_std_ddof1": float(val.std(ddof=1)),
+        **_rates(normal, scores["kmnist_test"], sigma_thr),
+        **_ranking(normal, scores["kmnist_test"]),
+        "cantelli_type_i_bound": cantelli_bound(k),
+        "quantile_threshold": {
+            "alpha": alpha,
+            "rule": "split-conformal: s_(ceil((1-alpha)(n+1))) of the n validation scores",
+            "threshold": quant_thr,
+            **_rates(normal, scores["kmnist_test"], quant_thr),
+        },
+    }
+    if "fashion_test" in scores:
+        report["fashion"] = {
+            "type_ii_error": error_rates(normal, scores["fashion_test"], sigma_thr)[1],
+            **_ranking(normal, scores["fashion_test"]),
+        }
+        report["quantile_threshold"]["fashion_type_ii_error"] = error_rates(
+            normal, scores["fashion_test"], quant_thr
+        )[1]
+    return report

@@ -1,4 +1,4 @@
-"""Plots of the autoencoder anomaly detector's results (matplotlib, Agg backend)."""
+"""Plots of a detector's results: score histograms, ROC curves, reconstruction grids."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from models.anomaly import auroc, roc_curve
+from models.kit.detection import auroc, roc_curve
+from models.kit.plotting import pyplot, save
 
 __all__ = ["plot_results"]
 
@@ -24,11 +25,8 @@ def plot_results(
     and optionally "fashion_test"; ``grids``: per test set, (inputs, reconstructions,
     scores) of the images to show, inputs and reconstructions (n, 28, 28) in [0, 1].
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
+    k = report["k"]
     written = []
     fig, ax = plt.subplots(figsize=(8, 4.5))
     # scores span two orders of magnitude (MNIST ~5, KMNIST ~100): log-spaced bins
@@ -44,7 +42,9 @@ def plot_results(
     for key, label in names.items():
         if key in scores:
             ax.hist(np.maximum(scores[key], low), bins=bins, histtype="step", lw=1.4, label=label)
-    ax.axvline(report["threshold"], color="k", ls="--", lw=1.2, label="mean + 3 std (validation)")
+    ax.axvline(
+        report["threshold"], color="k", ls="--", lw=1.2, label=f"mean + {k:g} std (validation)"
+    )
     ax.axvline(
         report["quantile_threshold"]["threshold"],
         color="grey",
@@ -61,9 +61,7 @@ def plot_results(
         f"type II {report['type_ii_error']:.2%} (KMNIST test)"
     )
     fig.tight_layout()
-    fig.savefig(out / "score_histograms.png", dpi=120)
-    plt.close(fig)
-    written.append("score_histograms.png")
+    written.append(save(fig, out / "score_histograms.png"))
 
     fig, ax = plt.subplots(figsize=(5, 5))
     lowest = 1.0  # smallest true positive rate drawn right of fpr = 0, to zoom the y axis
@@ -75,7 +73,10 @@ def plot_results(
             ax.plot(fpr, tpr, label=f"{label} (AUROC {auc:.5f})")
             lowest = min(lowest, float(tpr[np.argmax(fpr > 0)]))
     ax.plot(
-        report["type_i_error"], 1 - report["type_ii_error"], "ko", label="3-σ threshold (KMNIST)"
+        report["type_i_error"],
+        1 - report["type_ii_error"],
+        "ko",
+        label=f"{k:g}-σ threshold (KMNIST)",
     )
     ax.set_xscale("symlog", linthresh=1e-3)
     ax.set(xlabel="false positive rate (MNIST test flagged)", ylabel="true positive rate")
@@ -84,9 +85,7 @@ def plot_results(
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title("ROC, MNIST test vs anomalies")
     fig.tight_layout()
-    fig.savefig(out / "roc_curve.png", dpi=120)
-    plt.close(fig)
-    written.append("roc_curve.png")
+    written.append(save(fig, out / "roc_curve.png"))
 
     for key, (orig, recon, s) in grids.items():
         # first half of the picks: lowest scores; second half: highest
@@ -113,8 +112,5 @@ def plot_results(
             fontsize=9,
         )
         fig.tight_layout()
-        name = f"reconstructions_{key}.png"
-        fig.savefig(out / name, dpi=120)
-        plt.close(fig)
-        written.append(name)
+        written.append(save(fig, out / f"reconstructions_{key}.png"))
     return written
