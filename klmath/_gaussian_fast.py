@@ -1,19 +1,19 @@
 r"""No-autograd kernels of the Gaussian KL: Cholesky factors and one triangular solve, in chunks.
 
-:func:`factor_squares` computes, for a batch of pairs given by covariances or by
-Cholesky factors, the quantities :mod:`klmath.gaussian` sums into the KL,
+:func:`factor_kl` computes, for a batch of pairs given by covariances or by
+Cholesky factors, the non-negative sum :mod:`klmath.gaussian` evaluates,
 
 .. math::
 
-    s = \|L_1^{-1}(L_0 - L_1)\|_F^2 + \|L_1^{-1}(μ_1 - μ_0)\|^2, \quad
-    \operatorname{diag} L_0, \quad \operatorname{diag} L_1,
+    D = \tfrac12 \|L_1^{-1} [\,μ_1 - μ_0 \mid L_0 - L_1\,]\|_F^2
+        + \sum_i (e^{u_i} - 1 - u_i), \quad u_i = \log(L_{0,ii} / L_{1,ii}),
 
-together with one number that is ≤ 0 exactly when every input check passed
-(symmetry within tolerance, a successful factorization, factors with nothing
-above the diagonal). Nothing synchronizes with the device here: the caller
-reads that number once, together with the finiteness of its result, and on
-failure reruns the careful path of :mod:`klmath.gaussian`, which raises the
-documented error.
+together with two numbers that say whether every input check passed (symmetry
+within tolerance, a successful factorization, factors with nothing above the
+diagonal and a positive diagonal). Nothing synchronizes with the device here:
+the caller reads those numbers once, together with the finiteness of the
+result, and on failure reruns the careful path of :mod:`klmath.gaussian`, which
+raises the documented error.
 
 How (each choice measured by ``bench/gaussian_kl.py`` and its notes in
 docs/performance.md):
@@ -29,6 +29,9 @@ docs/performance.md):
   ``torch.linalg.cholesky`` does internally), the symmetry check compares that
   copy with the input as two contiguous arrays, and the factorization and the
   solve overwrite the buffer (``out=`` the input): no other copy.
+* **One solve.** The mean difference and L₀ − L₁ form one column-major
+  right-hand side [δ | L₀ − L₁], solved by one LAPACK call per chunk; the
+  diagonal terms are computed per chunk too, while the chunk is in cache.
 * **Triangular right-hand side.** From :data:`SPLIT_SOLVE_MIN_D` on, the solve
   :math:`L_1^{-1}(L_0 - L_1)` is split once into 2 × 2 blocks so that the zero
   upper block of the right-hand side is never solved (5d³/8 flops instead of d³).
@@ -40,21 +43,13 @@ docs/performance.md):
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = [
-    "BLOCK",
-    "BLOCKED_MIN_D",
-    "CHUNK_BYTES",
-    "SPLIT_SOLVE_MIN_D",
-    "Factored",
-    "factor_squares",
-]
+__all__ = ["BLOCK", "BLOCKED_MIN_D", "CHUNK_BYTES", "SPLIT_SOLVE_MIN_D", "factor_kl"]
 
 CHUNK_BYTES = 2 << 20
 """Bytes per buffer and chunk on the CPU (2 MiB: measured best of 2, 8 MiB and one chunk)."""
@@ -69,39 +64,11 @@ BLOCK = 64
 """Order of the diagonal blocks the blocked factorization hands to LAPACK."""
 
 
-@dataclass
-class Factored:
-    """What :func:`factor_squares` returns (see the module docstring).
-
-    Attributes
-    ----------
-    squares : torch.Tensor
-        ‖L₁⁻¹(L₀ − L₁)‖² + ‖L₁⁻¹(μ₁ − μ₀)‖², shape (B,).
-    diag0, diag1 : torch.Tensor
-        Diagonals of L₀ and L₁, shape (B, d).
-    worst : torch.Tensor
-        0-d; ≤ 0 exactly when every input check passed (NaN otherwise, or > 0).
-    """
-
-    squares: torch.Tensor
-    diag0: torch.Tensor
-    diag1: torch.Tensor
-    worst: torch.Tensor
-
-
-def _chunk_size(batch: int, d: int, dtype: torch.dtype, device: torch.device) -> int:
+def _chunk_size(batch: int, columns: int, dtype: torch.dtype, device: torch.device) -> int:
+    """Pairs per chunk: one right-hand side of ``columns`` columns fills CHUNK_BYTES (CPU)."""
     if device.type != "cpu":
         return max(batch, 1)
-    return max(1, min(batch, CHUNK_BYTES // (dtype.itemsize * d * d)))
-
-
-@functools.cache
-def _upper_indices(d: int, device: torch.device) -> torch.Tensor:
-    """Flat indices of the entries above the diagonal of a row-major d × d matrix."""
-    import torch
-
-    rows, cols = torch.triu_indices(d, d, 1, device=device)
-    return rows * d + cols
+    return max(1, min(batch, CHUNK_BYTES // (dtype.itemsize * columns * columns)))
 
 
 def _blocked_cholesky_(a: torch.Tensor, info: torch.Tensor) -> None:
@@ -154,32 +121,40 @@ def _cholesky_into(
 
 
 def _solve_in_place(tril1: torch.Tensor, rhs: torch.Tensor) -> None:
-    """rhs ← L₁⁻¹ rhs for a lower-triangular rhs (column-major views), skipping its zero block."""
+    """rhs ← L₁⁻¹ rhs for rhs = [δ | L₀ − L₁] (column-major views), skipping the zero block.
+
+    From SPLIT_SOLVE_MIN_D on, with L₁ = [A 0; B C] and the triangular part of the
+    right-hand side [P 0; Q R] (δ = [a; b] in front): [a | P] ← A⁻¹[a | P], then
+    [b | Q | R] ← C⁻¹([b | Q] − B[a | P] | R); the zero upper block is never solved.
+    """
     import torch
 
     d = tril1.shape[-1]
     if d < SPLIT_SOLVE_MIN_D:
         torch.linalg.solve_triangular(tril1, rhs, upper=False, out=rhs)
         return
-    # L₁ = [A 0; B C], rhs = [P 0; Q R]: X₁₁ = A⁻¹P, then [X₂₁ X₂₂] = C⁻¹[Q − B X₁₁ | R].
     h = d // 2
-    top = rhs[:, :h, :h]
+    top = rhs[:, :h, : h + 1]
     torch.linalg.solve_triangular(tril1[:, :h, :h], top, upper=False, out=top)
-    rhs[:, h:, :h].sub_(tril1[:, h:, :h] @ top)
+    rhs[:, h:, : h + 1].sub_(tril1[:, h:, :h] @ top)
     bottom = rhs[:, h:, :]
     torch.linalg.solve_triangular(tril1[:, h:, h:], bottom, upper=False, out=bottom)
 
 
-def factor_squares(
+DiagonalTerms = Callable[["torch.Tensor", "torch.Tensor"], tuple["torch.Tensor", "torch.Tensor"]]
+
+
+def factor_kl(
     mean0: torch.Tensor,
     mat0: torch.Tensor,
     mean1: torch.Tensor,
     mat1: torch.Tensor,
     *,
     covariances: bool,
+    diagonal_terms: DiagonalTerms,
     tolerance: float = 0.0,
-) -> Factored:
-    """The squares, diagonals and check of the module docstring, without autograd.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """KL = ½ squares + Σ diagonal terms for a batch of pairs, and the checks; no autograd.
 
     Parameters
     ----------
@@ -188,61 +163,63 @@ def factor_squares(
     mat0, mat1 : torch.Tensor
         Covariances (``covariances=True``) or lower-triangular Cholesky factors,
         shape (B, d, d), any strides.
+    diagonal_terms : callable
+        ``(diag L₀, diag L₁) -> (Σᵢ (eᵘ − 1 − u) per row, min over all entries)``
+        for u = log(L₀ᵢᵢ/L₁ᵢᵢ) (:mod:`klmath.gaussian` passes its fast kernel).
     tolerance : float
         Covariances: the relative asymmetry allowed, |Σᵢⱼ − Σⱼᵢ| ≤ tolerance · maxₖ Σₖₖ.
+
+    Returns
+    -------
+    (kl, checks)
+        kl of shape (B,); checks, shape (2,): the largest violation of any input
+        check (≤ 0 when all pass; NaN counts as failed) and the smallest diagonal
+        entry of the factors (must be > 0).
     """
     import torch
 
     batch, d = mean0.shape
     dtype, device = mat0.dtype, mat0.device
-    c = _chunk_size(batch, d, dtype, device)
-    # Row-major storage; the working matrices are their column-major views (.mT).
-    work0 = torch.empty((c, d, d), dtype=dtype, device=device)
-    work1 = torch.empty((c, d, d), dtype=dtype, device=device)
+    c = _chunk_size(batch, d + 1, dtype, device)
+    # Row-major storage; the working matrices are column-major views (.mT). The
+    # right-hand side [δ | L₀ − L₁] is one (d, d + 1) column-major block per pair.
+    rhs_buf = torch.empty((c, d + 1, d), dtype=dtype, device=device)
     spare = torch.empty((c, d, d), dtype=dtype, device=device)
-    info0 = torch.empty(c, dtype=torch.int32, device=device)
-    info1 = torch.empty(c, dtype=torch.int32, device=device)
-    squares = torch.empty(batch, dtype=dtype, device=device)
-    diag0 = torch.empty((batch, d), dtype=dtype, device=device)
-    diag1 = torch.empty((batch, d), dtype=dtype, device=device)
-    # Per chunk: the largest violation of any check (≤ 0 when all pass).
-    worst = torch.empty(-(-batch // c), dtype=dtype, device=device)
-    dmean = torch.sub(mean1, mean0).unsqueeze_(-1)
+    if covariances:
+        work0 = torch.empty((c, d, d), dtype=dtype, device=device)
+        work1 = torch.empty((c, d, d), dtype=dtype, device=device)
+        info0 = torch.empty(c, dtype=torch.int32, device=device)
+        info1 = torch.empty(c, dtype=torch.int32, device=device)
+    kl = torch.empty(batch, dtype=dtype, device=device)
+    chunks = -(-batch // c)
+    worst = torch.empty(chunks, dtype=dtype, device=device)
+    smallest = torch.empty(chunks, dtype=dtype, device=device)
+    dmean = torch.sub(mean1, mean0)
     for k, start in enumerate(range(0, batch, c)):
         stop = min(batch, start + c)
         b = stop - start
-        t0, t1 = work0[:b].mT, work1[:b].mT
+        rhs = rhs_buf[:b].mT
         if covariances:
             s0, s1 = mat0[start:stop], mat1[start:stop]
+            t0, t1 = work0[:b].mT, work1[:b].mT
             asym0 = _cholesky_into(t0, s0, spare[:b], info0[:b])
             asym1 = _cholesky_into(t1, s1, spare[:b], info1[:b])
             # |Σᵢⱼ − Σⱼᵢ| − tol · maxₖ Σₖₖ, and the factorization's failure flags.
-            scale0 = s0.diagonal(dim1=-2, dim2=-1).amax(-1)
-            scale1 = s1.diagonal(dim1=-2, dim2=-1).amax(-1)
-            excess0 = asym0.sub_(scale0, alpha=tolerance)
-            excess1 = asym1.sub_(scale1, alpha=tolerance)
+            excess0 = asym0.sub_(s0.diagonal(dim1=-2, dim2=-1).amax(-1), alpha=tolerance)
+            excess1 = asym1.sub_(s1.diagonal(dim1=-2, dim2=-1).amax(-1), alpha=tolerance)
             failed = torch.maximum(info0[:b], info1[:b]).amax().to(dtype)
-            bad = torch.maximum(torch.maximum(excess0, excess1).amax(), failed)
+            worst[k] = torch.maximum(torch.maximum(excess0, excess1).amax(), failed)
         else:
-            s0, s1 = mat0[start:stop], mat1[start:stop]
-            # A factor has nothing above its diagonal: gather those entries, any nonzero fails.
-            upper = _upper_indices(d, device)
-            bad = torch.logical_or(
-                s0.reshape(b, d * d).index_select(1, upper).any(),
-                s1.reshape(b, d * d).index_select(1, upper).any(),
-            ).to(dtype)
-            # L₁ is only read: LAPACK takes it in any layout; L₀ − L₁ is the right-hand side.
-            torch.sub(s0, s1, out=t0)
-            t1 = s1
-        worst[k] = bad
-        if covariances:
-            diag0[start:stop] = t0.diagonal(dim1=-2, dim2=-1)
-            t0.sub_(t1)
-        else:
-            diag0[start:stop] = s0.diagonal(dim1=-2, dim2=-1)
-        diag1[start:stop] = t1.diagonal(dim1=-2, dim2=-1)
-        delta = torch.linalg.solve_triangular(t1, dmean[start:stop], upper=False)
-        _solve_in_place(t1, t0)
-        torch.linalg.vector_norm(work0[:b], dim=(-2, -1), out=squares[start:stop])
-        squares[start:stop].square_().add_(delta.square_().sum((-2, -1)))
-    return Factored(squares, diag0, diag1, worst.amax())
+            t0, t1 = mat0[start:stop], mat1[start:stop]
+            # A factor has nothing above its diagonal: the norm of that part must be 0.
+            upper0 = torch.linalg.vector_norm(torch.triu(t0, 1, out=spare[:b]))
+            upper1 = torch.linalg.vector_norm(torch.triu(t1, 1, out=spare[:b]))
+            worst[k] = torch.maximum(upper0, upper1)
+        rhs[..., 0].copy_(dmean[start:stop])
+        torch.sub(t0, t1, out=rhs[..., 1:])
+        _solve_in_place(t1, rhs)
+        terms, low = diagonal_terms(t0.diagonal(dim1=-2, dim2=-1), t1.diagonal(dim1=-2, dim2=-1))
+        smallest[k] = low
+        squares = torch.linalg.vector_norm(rhs_buf[:b], dim=(-2, -1), out=kl[start:stop])
+        squares.square_().mul_(0.5).add_(terms)
+    return kl, torch.stack([worst.amax(), smallest.amin()])

@@ -639,15 +639,41 @@ def _sum_last(x: torch.Tensor) -> torch.Tensor:
     return x @ _filled(d, 1.0, x.dtype, x.device)
 
 
-def _fast_kl_from_factored(f: Any, batch: tuple[int, ...]) -> tuple[torch.Tensor, bool]:
-    """½ squares + Σ (eᵘ − 1 − u) from :func:`klmath._gaussian_fast.factor_squares`, and validity.
+def _fast_diagonal_terms(
+    diag0: torch.Tensor, diag1: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Σᵢ (eᵘ − 1 − u) per row, u = log(diag0/diag1), and min(diag0, diag1) over all entries.
 
-    Valid: every input check passed, both diagonals are > 0 and the KL is finite.
+    The fast kernel :func:`_expm1_minus_log_ratio`; its values are valid where the
+    minimum is > 0 and the result is finite (callers check both).
     """
-    g, _, smallest = _expm1_minus_log_ratio(f.diag0, f.diag1)
-    kl = f.squares.mul_(0.5).add_(_sum_last(g))
-    valid = f.worst.item() <= 0 and smallest.item() > 0 and math.isfinite(kl.sum().item())
-    return kl.reshape(batch), valid
+    g, _, smallest = _expm1_minus_log_ratio(diag0, diag1)
+    return _sum_last(g), smallest
+
+
+def _fast_factor_kl(
+    m0: torch.Tensor, a0: torch.Tensor, m1: torch.Tensor, a1: torch.Tensor, covariances: bool
+) -> torch.Tensor | None:
+    """:func:`klmath._gaussian_fast.factor_kl` over equal batch shapes; None if a check fails."""
+    import torch
+
+    from klmath._gaussian_fast import factor_kl
+
+    d = a1.shape[-1]
+    batch = tuple(a0.shape[:-2])
+    kl, checks = factor_kl(
+        m0.reshape(-1, d),
+        a0.reshape(-1, d, d),
+        m1.reshape(-1, d),
+        a1.reshape(-1, d, d),
+        covariances=covariances,
+        diagonal_terms=_fast_diagonal_terms,
+        tolerance=symmetry_tolerance(a0.dtype) if covariances else 0.0,
+    )
+    worst, smallest, total = torch.cat([checks, kl.sum().unsqueeze(0)]).tolist()
+    if worst <= 0 and smallest > 0 and math.isfinite(total):
+        return kl.reshape(batch)
+    return None
 
 
 def _unrolled_asymmetry_excess(cov: torch.Tensor) -> torch.Tensor:
@@ -672,8 +698,6 @@ def _full_kl_no_grad(
     No autograd and one synchronization (for every check and the result at once);
     on None the caller reruns :func:`_full_kl_careful`, which names the problem.
     """
-    from klmath._gaussian_fast import factor_squares
-
     d = s1.shape[-1]
     if d <= _UNROLLED_MAX_D:
         l0, failed0 = _unrolled_factor(s0)
@@ -695,17 +719,7 @@ def _full_kl_no_grad(
         factor1 = cholesky_factor(s1, "cov1")
         kl = _kl_from_factors(m0, factor0, m1, factor1, own_tril0=True)
         return kl if _all_finite(kl) else None
-    batch = tuple(s0.shape[:-2])
-    f = factor_squares(
-        m0.reshape(-1, d),
-        s0.reshape(-1, d, d),
-        m1.reshape(-1, d),
-        s1.reshape(-1, d, d),
-        covariances=True,
-        tolerance=symmetry_tolerance(s0.dtype),
-    )
-    kl, valid = _fast_kl_from_factored(f, batch)
-    return kl if valid else None
+    return _fast_factor_kl(m0, s0, m1, s1, covariances=True)
 
 
 def _all_finite(x: torch.Tensor) -> bool:
@@ -815,8 +829,6 @@ def _tril_kl_no_grad(
     """KL from Cholesky factors by the fast paths of :data:`FAST_PATHS`; None if a check fails."""
     import torch
 
-    from klmath._gaussian_fast import factor_squares
-
     d = t1.shape[-1]
     if d <= _UNROLLED_MAX_D:
         rows0 = [[t0[..., i, j] for j in range(i + 1)] for i in range(d)]
@@ -835,16 +847,7 @@ def _tril_kl_no_grad(
         check_lower_triangular(t1, "tril1")
         kl = _kl_from_factors(m0, t0, m1, t1)
         return kl if _all_finite(kl) else None
-    batch = tuple(t0.shape[:-2])
-    f = factor_squares(
-        m0.reshape(-1, d),
-        t0.reshape(-1, d, d),
-        m1.reshape(-1, d),
-        t1.reshape(-1, d, d),
-        covariances=False,
-    )
-    kl, valid = _fast_kl_from_factored(f, batch)
-    return kl if valid else None
+    return _fast_factor_kl(m0, t0, m1, t1, covariances=False)
 
 
 def _tril_kl_careful(
@@ -1013,7 +1016,7 @@ def gaussian_kl_tril(mean0: ArrayT, tril0: ArrayT, mean1: ArrayT, tril1: ArrayT)
         kind, (m0, t0, m1, t1) = "torch", plain
     _check_matrix_pair_shapes(m0, t0, m1, t1, ("tril0", "tril1"))
     # (Sign handling of the factors' diagonals belongs in the two checks: the fast one in
-    # _tril_kl_no_grad / factor_squares, the careful one in check_lower_triangular.)
+    # _tril_kl_no_grad / _gaussian_fast.factor_kl, the careful one in check_lower_triangular.)
     if not _needs_grad(m0, t0, m1, t1):
         fast = _tril_kl_no_grad(m0, t0, m1, t1)
         if fast is not None:
