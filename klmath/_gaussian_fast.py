@@ -35,10 +35,16 @@ docs/performance.md):
 * **Triangular right-hand side.** From :data:`SPLIT_SOLVE_MIN_D` on, the solve
   :math:`L_1^{-1}(L_0 - L_1)` is split once into 2 × 2 blocks so that the zero
   upper block of the right-hand side is never solved (5d³/8 flops instead of d³).
-* **Blocked factorization for large d.** From :data:`BLOCKED_MIN_D` on (CPU),
-  the Cholesky factorization is a left-looking blocked one: LAPACK on
-  :data:`BLOCK` × :data:`BLOCK` diagonal blocks and matrix products for the rest,
-  which run at matmul speed.
+
+Measured and dropped: a Cholesky factorization vectorized over the batch
+(batch-last layout, d column steps of whole-batch operations: the transposed
+copy alone costs as much as LAPACK's factorization at d = 16, and its steps run
+at ~1 element/ns), a forward substitution by batched matrix products (10× slower
+than LAPACK's solve at d = 16), and blocked factorizations (left-looking,
+right-looking, recursive; LAPACK on 64 × 64 diagonal blocks, matrix products
+elsewhere): as fast as LAPACK's on 1 thread at d = 512, but 20–100 % slower on
+2 threads, where MKL's own factorization threads well and the blocked one's
+many small products do not (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -49,55 +55,30 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["BLOCK", "BLOCKED_MIN_D", "CHUNK_BYTES", "SPLIT_SOLVE_MIN_D", "factor_kl"]
+__all__ = [
+    "CHUNK_BYTES",
+    "CHUNK_MIN_PAIRS",
+    "SPLIT_SOLVE_MIN_D",
+    "factor_kl",
+]
 
 CHUNK_BYTES = 2 << 20
 """Bytes per buffer and chunk on the CPU (2 MiB: measured best of 2, 8 MiB and one chunk)."""
 
+CHUNK_MIN_PAIRS = 4
+"""Fewest pairs per chunk (large d: a few matrices per call keep LAPACK's threads busy)."""
+
 SPLIT_SOLVE_MIN_D = 64
 """From this d the solve skips the zero upper block of the triangular right-hand side."""
 
-BLOCKED_MIN_D = 256
-"""From this d (CPU) the Cholesky factorization is blocked, with matrix products."""
-
-BLOCK = 64
-"""Order of the diagonal blocks the blocked factorization hands to LAPACK."""
-
 
 def _chunk_size(batch: int, columns: int, dtype: torch.dtype, device: torch.device) -> int:
-    """Pairs per chunk: one right-hand side of ``columns`` columns fills CHUNK_BYTES (CPU)."""
+    """Pairs per chunk on the CPU: a right-hand side of ``columns`` columns per pair fills
+    CHUNK_BYTES, but at least CHUNK_MIN_PAIRS pairs (one LAPACK call does that many)."""
     if device.type != "cpu":
         return max(batch, 1)
-    return max(1, min(batch, CHUNK_BYTES // (dtype.itemsize * columns * columns)))
-
-
-def _blocked_cholesky_(a: torch.Tensor, info: torch.Tensor) -> None:
-    """Overwrite the lower triangle of ``a`` (c, n, n) with its Cholesky factor; blocked.
-
-    Left-looking: block column j is first updated by one matrix product with
-    the finished columns to its left, then its diagonal block is factored by
-    LAPACK and the panel below is solved against it. Only the lower triangle is
-    read; the strict upper triangle is set to 0, as LAPACK's own routine leaves it.
-    ``info`` (c,) receives the largest LAPACK failure code over the diagonal blocks
-    (0: success).
-    """
-    import torch
-
-    n = a.shape[-1]
-    info.zero_()
-    for j in range(0, n, BLOCK):
-        e = min(n, j + BLOCK)
-        if j:
-            a[:, j:, j:e].baddbmm_(a[:, j:, :j], a[:, j:e, :j].mT, alpha=-1)
-        diag = a[:, j:e, j:e]
-        factor, block_info = torch.linalg.cholesky_ex(diag)
-        diag.copy_(factor)
-        torch.maximum(info, block_info, out=info)
-        if j:
-            a[:, :j, j:e].zero_()
-        if e < n:
-            panel = a[:, e:, j:e]
-            panel.copy_(torch.linalg.solve_triangular(factor.mT, panel, upper=True, left=False))
+    pairs = CHUNK_BYTES // (dtype.itemsize * columns * columns)
+    return max(1, min(batch, max(CHUNK_MIN_PAIRS, pairs)))
 
 
 def _cholesky_into(
@@ -113,10 +94,7 @@ def _cholesky_into(
 
     buf.copy_(src)
     asym = torch.sub(buf.mT, src, out=spare).abs_().amax((-2, -1))
-    if buf.shape[-1] >= BLOCKED_MIN_D and buf.device.type == "cpu":
-        _blocked_cholesky_(buf, info)
-    else:
-        torch.linalg.cholesky_ex(buf, out=(buf, info))
+    torch.linalg.cholesky_ex(buf, out=(buf, info))
     return asym
 
 
@@ -139,6 +117,20 @@ def _solve_in_place(tril1: torch.Tensor, rhs: torch.Tensor) -> None:
     rhs[:, h:, : h + 1].sub_(tril1[:, h:, :h] @ top)
     bottom = rhs[:, h:, :]
     torch.linalg.solve_triangular(tril1[:, h:, h:], bottom, upper=False, out=bottom)
+
+
+def _strict_upper(x: torch.Tensor, buf: torch.Tensor) -> torch.Tensor:
+    """The strict upper triangle of ``x`` (zeros elsewhere) in ``buf``, row-major.
+
+    For a column-major ``x`` (what ``torch.linalg.cholesky`` returns) it is read as
+    the strict lower triangle of the row-major xᵀ: measured 1.5–3× faster than a
+    write across layouts.
+    """
+    import torch
+
+    if x.mT.is_contiguous() and not x.is_contiguous():
+        return torch.tril(x.mT, -1, out=buf)
+    return torch.triu(x, 1, out=buf)
 
 
 DiagonalTerms = Callable[["torch.Tensor", "torch.Tensor"], tuple["torch.Tensor", "torch.Tensor"]]
@@ -212,8 +204,8 @@ def factor_kl(
         else:
             t0, t1 = mat0[start:stop], mat1[start:stop]
             # A factor has nothing above its diagonal: the norm of that part must be 0.
-            upper0 = torch.linalg.vector_norm(torch.triu(t0, 1, out=spare[:b]))
-            upper1 = torch.linalg.vector_norm(torch.triu(t1, 1, out=spare[:b]))
+            upper0 = torch.linalg.vector_norm(_strict_upper(t0, spare[:b]))
+            upper1 = torch.linalg.vector_norm(_strict_upper(t1, spare[:b]))
             worst[k] = torch.maximum(upper0, upper1)
         rhs[..., 0].copy_(dmean[start:stop])
         torch.sub(t0, t1, out=rhs[..., 1:])

@@ -51,7 +51,7 @@ same non-negative sum with every input check deferred to one synchronization at 
 end; if any check fails (or the KL overflows) the call is redone on the careful
 path, which names the problem. Without autograd the matrix forms run through
 :mod:`klmath._gaussian_fast` (chunks of the batch in reused buffers, in-place
-LAPACK, a blocked factorization for large d); with autograd the covariance and
+LAPACK, one solve per chunk); with autograd the covariance and
 diagonal forms run the same forward pass inside an autograd Function whose
 backward is the closed-form gradient. The fast eᵘ − 1 − u of the diagonal terms
 (:func:`_expm1_minus_log_ratio`) uses one log1p per ratio (≤ 7 ulp measured
@@ -131,15 +131,8 @@ FAST_PATHS: tuple[FastPath, ...] = (
     FastPath(
         "gaussian_kl",
         "chunked in-place LAPACK, split solve (zero block skipped)",
-        "64 ≤ d < 256, equal batch shapes, no grad",
-        (64, 100),
-    ),
-    FastPath(
-        "gaussian_kl",
-        "chunked blocked Cholesky (matrix products), split solve",
-        "d ≥ 256 on CPU, equal batch shapes, no grad",
-        (256,),
-        batch=(2,),
+        "d ≥ 64, equal batch shapes, no grad",
+        (64, 100, 256),
     ),
     FastPath(
         "gaussian_kl",

@@ -206,4 +206,27 @@ def test_registry_covers_every_function_and_the_thresholds() -> None:
     assert {p.function for p in G.FAST_PATHS} == set(PUBLIC)
     dims = {d for p in G.FAST_PATHS if p.function == "gaussian_kl" for d in p.dims}
     assert min(dims) <= G._UNROLLED_MAX_D < 4 <= F.SPLIT_SOLVE_MIN_D <= max(dims)
-    assert F.BLOCKED_MIN_D in dims
+
+
+@pytest.mark.parametrize("d", [4, 9, 64])
+@pytest.mark.parametrize("covariances", [True, False])
+def test_chunks_of_any_size_give_the_same_values(
+    monkeypatch: pytest.MonkeyPatch, d: int, covariances: bool
+) -> None:
+    # The batch is cut into chunks (here of 1, 2 and 3 pairs, the last one shorter); each
+    # pair's value must not depend on the chunk it falls in.
+    from klmath import _gaussian_fast as F
+
+    rng = np.random.default_rng(d)
+    a = rng.standard_normal((2, 7, d, d))
+    s = a @ np.swapaxes(a, -1, -2) / d + np.eye(d)
+    m = rng.standard_normal((2, 7, d))
+    args = [torch.from_numpy(x) for x in (m[0], s[0], m[1], s[1])]
+    if not covariances:
+        args[1], args[3] = torch.linalg.cholesky(args[1]), torch.linalg.cholesky(args[3])
+    function = gaussian_kl if covariances else gaussian_kl_tril
+    whole = function(*args)
+    monkeypatch.setattr(F, "CHUNK_MIN_PAIRS", 1)
+    for pairs in (1, 2, 3):
+        monkeypatch.setattr(F, "CHUNK_BYTES", pairs * 8 * (d + 1) ** 2)
+        torch.testing.assert_close(function(*args), whole, rtol=1e-13, atol=0)
