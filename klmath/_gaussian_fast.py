@@ -49,7 +49,11 @@ many small products do not (docs/performance.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -58,6 +62,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHUNK_BYTES",
     "CHUNK_MIN_PAIRS",
+    "SERIAL_BLAS_MAX_D",
     "SPLIT_SOLVE_MIN_D",
     "factor_kl",
 ]
@@ -65,11 +70,58 @@ __all__ = [
 CHUNK_BYTES = 2 << 20
 """Bytes per buffer and chunk on the CPU (2 MiB: measured best of 2, 8 MiB and one chunk)."""
 
+SERIAL_BLAS_MAX_D = 32
+"""Below this d (CPU, MKL) LAPACK runs on one thread inside :func:`factor_kl`.
+
+MKL spreads each small matrix's solve over the threads: for 16 × 17 right-hand
+sides that costs 2–5× CPU time with 2 threads (measured with torch 2.13's MKL),
+more under load; from d ≈ 64 on its threading pays off.
+"""
+
 CHUNK_MIN_PAIRS = 4
 """Fewest pairs per chunk (large d: a few matrices per call keep LAPACK's threads busy)."""
 
 SPLIT_SOLVE_MIN_D = 64
 """From this d the solve skips the zero upper block of the triangular right-hand side."""
+
+
+@functools.cache
+def _mkl_local_threads() -> Callable[[int], int] | None:
+    """MKL's thread-local thread count setter, C interface, from torch's own MKL; or None.
+
+    ``MKL_Set_Num_Threads_Local(n)`` sets the number of threads MKL uses in the
+    calling thread only and returns the previous setting (0: the global one).
+    Looked up in ``libtorch_cpu`` (Linux builds link MKL into it); None where
+    torch has no MKL or the symbol is absent, and then nothing changes.
+    """
+    import ctypes
+
+    import torch
+
+    if not sys.platform.startswith("linux") or not torch.backends.mkl.is_available():
+        return None
+    try:
+        lib = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
+        setter = lib.MKL_Set_Num_Threads_Local
+    except (OSError, AttributeError):
+        return None
+    setter.restype = ctypes.c_int
+    setter.argtypes = [ctypes.c_int]
+    return setter
+
+
+@contextlib.contextmanager
+def _serial_blas(enabled: bool) -> Iterator[None]:
+    """Run MKL on one thread (in this thread only) inside the block, if ``enabled``."""
+    setter = _mkl_local_threads() if enabled else None
+    if setter is None:
+        yield
+        return
+    previous = setter(1)
+    try:
+        yield
+    finally:
+        setter(previous)
 
 
 def _chunk_size(batch: int, columns: int, dtype: torch.dtype, device: torch.device) -> int:
@@ -187,31 +239,33 @@ def factor_kl(
     worst = torch.empty(chunks, dtype=dtype, device=device)
     smallest = torch.empty(chunks, dtype=dtype, device=device)
     dmean = torch.sub(mean1, mean0)
-    for k, start in enumerate(range(0, batch, c)):
-        stop = min(batch, start + c)
-        b = stop - start
-        rhs = rhs_buf[:b].mT
-        if covariances:
-            s0, s1 = mat0[start:stop], mat1[start:stop]
-            t0, t1 = work0[:b].mT, work1[:b].mT
-            asym0 = _cholesky_into(t0, s0, spare[:b], info0[:b])
-            asym1 = _cholesky_into(t1, s1, spare[:b], info1[:b])
-            # |Σᵢⱼ − Σⱼᵢ| − tol · maxₖ Σₖₖ, and the factorization's failure flags.
-            excess0 = asym0.sub_(s0.diagonal(dim1=-2, dim2=-1).amax(-1), alpha=tolerance)
-            excess1 = asym1.sub_(s1.diagonal(dim1=-2, dim2=-1).amax(-1), alpha=tolerance)
-            failed = torch.maximum(info0[:b], info1[:b]).amax().to(dtype)
-            worst[k] = torch.maximum(torch.maximum(excess0, excess1).amax(), failed)
-        else:
-            t0, t1 = mat0[start:stop], mat1[start:stop]
-            # A factor has nothing above its diagonal: the norm of that part must be 0.
-            upper0 = torch.linalg.vector_norm(_strict_upper(t0, spare[:b]))
-            upper1 = torch.linalg.vector_norm(_strict_upper(t1, spare[:b]))
-            worst[k] = torch.maximum(upper0, upper1)
-        rhs[..., 0].copy_(dmean[start:stop])
-        torch.sub(t0, t1, out=rhs[..., 1:])
-        _solve_in_place(t1, rhs)
-        terms, low = diagonal_terms(t0.diagonal(dim1=-2, dim2=-1), t1.diagonal(dim1=-2, dim2=-1))
-        smallest[k] = low
-        squares = torch.linalg.vector_norm(rhs_buf[:b], dim=(-2, -1), out=kl[start:stop])
-        squares.square_().mul_(0.5).add_(terms)
+    with _serial_blas(device.type == "cpu" and d < SERIAL_BLAS_MAX_D):
+        for k, start in enumerate(range(0, batch, c)):
+            stop = min(batch, start + c)
+            b = stop - start
+            rhs = rhs_buf[:b].mT
+            if covariances:
+                s0, s1 = mat0[start:stop], mat1[start:stop]
+                t0, t1 = work0[:b].mT, work1[:b].mT
+                asym0 = _cholesky_into(t0, s0, spare[:b], info0[:b])
+                asym1 = _cholesky_into(t1, s1, spare[:b], info1[:b])
+                # |Σᵢⱼ − Σⱼᵢ| − tol · maxₖ Σₖₖ, and the factorization's failure flags.
+                excess0 = asym0.sub_(s0.diagonal(dim1=-2, dim2=-1).amax(-1), alpha=tolerance)
+                excess1 = asym1.sub_(s1.diagonal(dim1=-2, dim2=-1).amax(-1), alpha=tolerance)
+                failed = torch.maximum(info0[:b], info1[:b]).amax().to(dtype)
+                worst[k] = torch.maximum(torch.maximum(excess0, excess1).amax(), failed)
+            else:
+                t0, t1 = mat0[start:stop], mat1[start:stop]
+                # A factor has nothing above its diagonal: the norm of that part must be 0.
+                upper0 = torch.linalg.vector_norm(_strict_upper(t0, spare[:b]))
+                upper1 = torch.linalg.vector_norm(_strict_upper(t1, spare[:b]))
+                worst[k] = torch.maximum(upper0, upper1)
+            rhs[..., 0].copy_(dmean[start:stop])
+            torch.sub(t0, t1, out=rhs[..., 1:])
+            _solve_in_place(t1, rhs)
+            diag0, diag1 = t0.diagonal(dim1=-2, dim2=-1), t1.diagonal(dim1=-2, dim2=-1)
+            terms, low = diagonal_terms(diag0, diag1)
+            smallest[k] = low
+            squares = torch.linalg.vector_norm(rhs_buf[:b], dim=(-2, -1), out=kl[start:stop])
+            squares.square_().mul_(0.5).add_(terms)
     return kl, torch.stack([worst.amax(), smallest.amin()])
