@@ -70,15 +70,27 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+# Fast cases get more rounds: as many as fit in this many seconds, up to MAX_ROUNDS.
+ROUND_BUDGET_S = 2.0
+MAX_ROUNDS = 31
+
+
 def time_interleaved(
     fns: dict[str, Callable[[], object]], repeats: int, device: torch.device
 ) -> dict[str, list[float]]:
-    """Seconds per call of each function over ``repeats`` round-robin rounds (after a warm-up)."""
+    """Seconds per call of each function over round-robin rounds (after a warm-up).
+
+    At least ``repeats`` rounds; more (up to MAX_ROUNDS) when a round is short, so
+    that a brief disturbance on a shared machine cannot decide the best time.
+    """
+    start = time.perf_counter()
     for fn in fns.values():
         fn()
     _sync(device)
+    one_round = time.perf_counter() - start
+    rounds = max(repeats, min(MAX_ROUNDS, int(ROUND_BUDGET_S / max(one_round, 1e-9))))
     samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
+    for _ in range(rounds):
         for name, fn in fns.items():
             start = time.perf_counter()
             fn()
