@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 OUT     ?= results
 export PYTHONHASHSEED := 0
 
-.PHONY: venv test lint typecheck pytest docs demo bench proofs clean
+.PHONY: venv test lint typecheck pytest docs demo bench proofs mutate clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -37,11 +37,18 @@ test: lint typecheck pytest docs
 proofs: venv
 	$(BIN)/python -m klmath.proofs
 
+# Mutation testing (mutmut) of the core, one module at a time: `make mutate` runs all,
+# `make mutate MODULE=coupling` one; scores and survivors go to docs/results/mutation_*.json.
+MODULE ?=
+mutate: venv
+	OMP_NUM_THREADS=1 $(BIN)/python bench/mutate.py $(MODULE)
+
 bench: venv
 	$(BIN)/python bench/gaussian_kl.py
 	$(BIN)/python bench/coupling.py
 	$(BIN)/python bench/import_cost.py
 	$(BIN)/python bench/mc_coverage.py
+	$(BIN)/python bench/mc_term_moments.py
 	$(BIN)/python bench/mc_knn.py
 
 demo: venv

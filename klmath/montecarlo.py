@@ -15,13 +15,15 @@ E_p r = ∫_{supp p} q = 1 fails when q has mass outside p's support; :func:`mc_
 checks it for k3 and warns (:class:`KLEstimatorWarning`).
 
 Every result also carries the Pareto k̂ of the tail of its terms (the PSIS diagnostic,
-:mod:`klmath.pareto`; which tail matters for which estimator is derived in
-``klmath/_mc_tails.py``), a reliability verdict, and a :class:`KLEstimatorWarning`
-when k̂ > ½ (infinite variance: the error bar is meaningless).
+:mod:`klmath.pareto`; which tail matters for which estimator, and why the threshold is
+⅓, is derived in ``klmath/_mc_tails.py``), a reliability verdict, and a
+:class:`KLEstimatorWarning` when k̂ > ⅓ (the third moment, or above ½ the variance, is
+likely infinite: the error bar cannot be trusted) or the estimator is k2 (not KL).
 
 :func:`mc_kl` averages one of them over ``n`` draws, in chunks (bounded memory for
-n = 10⁷) merged with Chan et al.'s pairwise update of mean and sum of squared
-deviations in float64, and returns an :class:`MCResult` with the standard error.
+n = 10⁷) whose mean and sums of squared and cubed deviations are merged pairwise in
+float64 (``klmath/_mc_moments.py``), and returns an :class:`MCResult` with the
+standard error, the sample skewness and a skewness-corrected interval ``ci()``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from klmath._adapters import Adapter, TorchAdapter, adapt, torch_module
+from klmath._mc_moments import Moments, skew_offsets
+from klmath._mc_moments import namespace as _namespace
 from klmath._mc_tails import LogRatioTails, tail_buffer_size, verdict
 
 __all__ = ["ESTIMATORS", "KLEstimatorWarning", "MCResult", "SupportsSampleLogProb", "mc_kl"]
@@ -58,8 +62,9 @@ _EXPM1_MINUS_T = tuple(1.0 / math.factorial(k) for k in range(13, 1, -1))
 
 
 class KLEstimatorWarning(UserWarning):
-    """A Monte Carlo estimate is unreliable: the tail of its terms is heavy (k̂ > ½), or
-    k3's check E_p[q/p] = 1 failed. The message says why and which estimator to use."""
+    """A Monte Carlo interval cannot be trusted as one for KL: the tail of the terms is
+    too heavy (k̂ > ⅓), k3's check E_p[q/p] = 1 failed, or the estimator is k2 (whose
+    mean is not KL). The message says why and which estimator to use."""
 
 
 @runtime_checkable
@@ -108,20 +113,28 @@ class MCResult:
     khat : same kind as ``value``, or None
         Pareto shape k̂ of the upper tail of this estimator's per-sample terms (for
         k3 the tail of r = q/p, the PSIS diagnostic; for k1 that of p/q; the other
-        tail of log r is always light, by Markov): k̂ < ½ means a finite variance.
+        tail of log r is always light, by Markov; for k2 and k3 also each branch of
+        log r alone, the larger fit counting): k̂ < ½ means a finite variance, k̂ < ⅓ a
+        finite third moment.
         ``nan`` where KL = ∞ exactly or n < 25 (too few draws to fit a tail). See
         :mod:`klmath.pareto`.
     reliable : bool, numpy.ndarray or torch.Tensor, or None
-        Per batch element: True where the interval can be trusted (k̂ ≤ ½ and, for k3,
-        the E_p[r] = 1 check passed) or the value is exactly ∞; False otherwise,
-        including n < 25 (not judged).
+        Per batch element: True where ``ci()`` can be trusted as an interval for
+        KL(p ‖ q) (k̂ ≤ ⅓ and, for k3, the E_p[r] = 1 check passed) or the value is
+        exactly ∞; False otherwise: always for k2 (its estimand is not KL), and where
+        n < 25 (not judged).
     verdict : str
-        The reliability verdict in one sentence: why, and what to do. When it says
-        unreliable because of the tail, a :class:`KLEstimatorWarning` with the same
-        text was issued.
+        The reliability verdict: why, and what to do. When it says
+        unreliable because of the tail, or for k2, a :class:`KLEstimatorWarning` with
+        the same text was issued; for k2 it quotes E[k2] − KL estimated from the same
+        draws (the mean of ½(log r)² + log r, with its standard error).
     estimand : str
         What ``value`` estimates and ``ci`` covers: ``"KL(p ‖ q)"`` for k1 and k3;
         for k2 ``"E_p[½(log r)²]"``, which is *not* KL (it differs by O(‖p − q‖³)).
+    skewness : same kind as ``value``, or None
+        Sample skewness γ̂ = m₃ / m₂^(3/2) of the terms (moment estimator, accumulated in
+        the same pass), which ``ci()`` corrects for; 0 where the value is ∞. ``None``
+        for a result built by hand: ``ci()`` is then the normal interval.
     """
 
     value: Any
@@ -134,28 +147,49 @@ class MCResult:
     reliable: Any = None
     verdict: str = ""
     estimand: str = "KL(p ‖ q)"
+    skewness: Any = None
 
-    def ci(self, level: float = 0.95) -> tuple[Any, Any]:
-        """Return the normal-approximation confidence interval ``(low, high)``.
+    def ci(self, level: float = 0.95, *, method: str = "skew") -> tuple[Any, Any]:
+        """Return the confidence interval ``(low, high)`` for ``estimand``.
 
-        ``value ± z · stderr`` with z the (1 + level)/2 normal quantile; ``low`` is
-        clipped at 0 because every estimator's mean is ≥ 0. It covers E[estimator]
-        (``estimand``): KL itself for ``k1`` and ``k3``, but for ``k2`` the mean
-        E_p[½(log r)²] = KL + bias, so it is **not** an interval for KL. It is only as
-        good as the standard error: see ``reliable`` and ``verdict``.
+        ``method="skew"`` (default): the normal interval corrected for the skewness
+        γ̂ of the terms (``skewness``) by the Cornish–Fisher expansion of the
+        Studentized mean to second order in γ̂, with s = γ̂/√n and z the (1 + level)/2
+        normal quantile:
+
+        .. math:: \\text{value} + \\text{se}\\,\\frac{s(2z^2+1)}{6} \\pm
+                  \\text{se}\\; z \\Bigl(1 + \\frac{5(4z^2-1)}{72} s^2\\Bigr)
+
+        (derivation in ``klmath/_mc_moments.py``). The first term removes the
+        n^(−1/2) part of each one-sided coverage error; for right-skewed terms (k2, k3:
+        γ̂ > 0) the interval reaches further above ``value`` than below. With γ̂ = 0 it
+        *is* the normal interval. ``method="normal"``: ``value ± z·stderr``.
+
+        ``low`` is clipped at 0 (every estimator's mean is ≥ 0). It covers
+        E[estimator] (``estimand``): KL itself for ``k1`` and ``k3``, but for ``k2`` the
+        mean E_p[½(log r)²] = KL + bias, so it is **not** an interval for KL. It is only
+        as good as the moments behind it: see ``reliable`` and ``verdict``.
 
         Raises
         ------
         ValueError
-            If ``level`` is not strictly between 0 and 1.
+            If ``level`` is not strictly between 0 and 1, or ``method`` is unknown.
         """
         if not (isinstance(level, (int, float)) and 0.0 < level < 1.0):
             raise ValueError(f"level must be a number in (0, 1), got {level!r}")
+        if method not in ("skew", "normal"):
+            raise ValueError(f"method must be 'skew' or 'normal', got {method!r}")
         z = NormalDist().inv_cdf(0.5 + level / 2.0)
         xp = _namespace(self.value)
-        half = z * self.stderr
-        low = xp.where(xp.isinf(self.stderr), 0.0, self.value - half)
-        high = xp.where(xp.isinf(self.stderr), math.inf, self.value + half)
+        if method == "normal" or self.skewness is None or self.n < 2:
+            below, above = z * self.stderr, z * self.stderr
+        else:
+            skew = xp.where(xp.isfinite(self.skewness), self.skewness, 0.0)
+            lower, upper = skew_offsets(z, skew, self.n)
+            below, above = self.stderr * lower, self.stderr * upper
+        infinite = xp.isinf(self.stderr)
+        low = xp.where(infinite, 0.0, self.value - below)
+        high = xp.where(infinite, math.inf, self.value + above)
         low = xp.where(low > 0.0, low, 0.0)
         if isinstance(self.value, float):
             return float(low), float(high)
@@ -217,10 +251,12 @@ def mc_kl(
     Warns
     -----
     KLEstimatorWarning
-        When the estimator's terms have a heavy tail, k̂ > ½ (their variance is likely
-        infinite, so ``stderr`` and ``ci`` are unreliable); the text, also in
-        ``verdict``, names the estimators whose own k̂ ≤ ½ for this pair. And for k3,
-        when the draws contradict E_p[r] = 1 (see Notes); ``diagnostic`` holds that text.
+        When the estimator's terms have a heavy tail, k̂ > ⅓ (their third moment, or
+        above ½ their variance, is likely infinite, so ``ci`` is unreliable); the text,
+        also in ``verdict``, names the estimators whose own k̂ ≤ ⅓ for this pair. For k2
+        always: its interval is for E_p[½(log r)²], not KL, and the text quotes the gap
+        measured on the same draws. And for k3, when the draws contradict E_p[r] = 1
+        (see Notes); ``diagnostic`` holds that text.
 
     Notes
     -----
@@ -232,10 +268,10 @@ def mc_kl(
 
     The tail diagnostic: the M = ⌊3√n⌋ largest terms (n ≥ 25) are fitted by a
     generalized Pareto distribution (:func:`klmath.pareto.pareto_khat`); their shape k̂
-    estimates the tail exponent, and the terms' variance is finite iff k < ½. For k3
-    that is the tail of r = q/p (q wider than p: for Gaussians k = 1 − σ_p²/σ_q²);
-    for k1 the tail of p/q (p heavier-tailed than q). ``bench/mc_coverage.py`` measures
-    coverage and warning rates on a grid of pairs.
+    estimates the tail exponent: the terms' variance is finite iff k < ½, their third
+    moment iff k < ⅓. For k3 that is the tail of r = q/p (q wider than p: for Gaussians
+    k = 1 − σ_p²/σ_q²); for k1 the tail of p/q (p heavier-tailed than q).
+    ``bench/mc_coverage.py`` measures coverage and warning rates on a grid of pairs.
     k3 is unbiased only if E_p[r] = ∫_{supp p} q = 1, i.e. q has no mass outside p's
     support (p = Uniform(0, 1), q = N(0, 1) breaks it: E[k3] = KL − Q(x ∉ [0, 1])).
     For k3, :func:`mc_kl` therefore also averages r − 1, whose mean is known to be 0,
@@ -244,9 +280,11 @@ def mc_kl(
 
     The standard error, and so ``ci``, is only as good as the estimator's variance:
     k3's is finite only if ∫ q²/p < ∞ (for Gaussians, σ_q² < 2σ_p²), and when q is
-    wider than p its terms are heavy-tailed, so the normal interval under-covers at
-    moderate n (N(0, 1) ‖ N(0.4, 1.2²), n = 1000: 87-89 % for a nominal 95 %). k1
-    has finite variance whenever E_p[(log r)²] does; prefer it in that regime.
+    wider than p its terms are heavy-tailed and right-skewed. ``ci()`` corrects the
+    normal interval for the skewness (see :meth:`MCResult.ci`), which needs a finite
+    third moment: between k = ⅓ and ½ the interval still under-covers at moderate n,
+    hence the threshold. k1 has finite variance whenever E_p[(log r)²] does; prefer it
+    in that regime.
 
     k3 is evaluated as e^t − 1 − t with a degree-13 Taylor polynomial for |t| < ¼
     (``expm1(t) − t`` loses all digits there, as it is ≈ t²/2) and as
@@ -334,14 +372,6 @@ def estimator_terms(log_r: Any, estimator: str) -> Any:
 # --------------------------------------------------------------------------- private
 
 
-def _namespace(x: Any) -> Any:
-    """Return ``torch`` for tensors, ``numpy`` otherwise."""
-    torch = torch_module()
-    if torch is not None and isinstance(x, torch.Tensor):
-        return torch
-    return np
-
-
 @contextmanager
 def _seeded(seed: int | None, pa: Adapter) -> Iterator[np.random.Generator]:
     """Yield a NumPy Generator; with a seed and torch p, also seed torch in a fork."""
@@ -409,61 +439,43 @@ def _log_ratio(pa: Adapter, qa: Adapter, m: int, rng: np.random.Generator) -> tu
     return log_r, zero_q
 
 
-def _chan(
-    count_a: int, mean_a: Any, m2_a: Any, count_b: int, mean_b: Any, m2_b: Any
-) -> tuple[Any, Any]:
-    """Merge (mean, sum of squared deviations) of two samples (Chan, Golub & LeVeque)."""
-    total = count_a + count_b
-    delta = mean_b - mean_a
-    mean = mean_a + delta * (count_b / total)
-    m2 = m2_a + m2_b + delta * delta * (count_a * count_b / total)
-    return mean, m2
-
-
-def _moments(terms: Any) -> tuple[Any, Any]:
-    """Return (mean, sum of squared deviations) over axis 0, non-finite terms as 0."""
-    xp = _namespace(terms)
-    # Non-finite terms decide the value alone (∞); zero them so the sums stay finite.
-    terms = xp.where(xp.isfinite(terms), terms, 0.0)
-    mean = terms.mean(0)
-    return mean, ((terms - mean) ** 2).sum(0)
-
-
 class _Welford:
-    """Per batch element: count, mean and squared deviations of the estimator terms and,
-    for k3, of r − 1 (whose mean must be 0 when k3 is unbiased); mergeable."""
+    """Per batch element: the moments of the estimator terms (mean, M₂, M₃), for k3 those
+    of r − 1 (whose mean must be 0 when k3 is unbiased), for k2 those of ½(log r)² + log r
+    (whose mean is E[k2] − KL), and the tails of log r; mergeable over chunks."""
 
     def __init__(self, log_r: Any, zero_q: Any, estimator: str, tail: int) -> None:
         xp = _namespace(log_r)
         terms = estimator_terms(log_r, estimator)
         self.tails = LogRatioTails(log_r, tail)
-        self.count = terms.shape[0]
-        self.mean, self.m2 = _moments(terms)
+        self.terms = Moments(terms, third=True)
         self.n_zero = zero_q.sum(0)
         self.n_over = (~xp.isfinite(terms) & ~zero_q).sum(0)
-        self.check: tuple[Any, Any] | None = None
+        self.check: Moments | None = None
         if estimator == "k3":
             with np.errstate(over="ignore"):
-                self.check = _moments(xp.expm1(log_r))
+                self.check = Moments(xp.expm1(log_r), third=False)
+        elif estimator == "k2":
+            # k2 − k1 per draw: its mean is the gap between k2's estimand and KL.
+            with np.errstate(invalid="ignore"):
+                self.check = Moments(terms + log_r, third=False)
 
     def merge(self, other: _Welford) -> _Welford:
-        a, b = self.count, other.count
-        self.mean, self.m2 = _chan(a, self.mean, self.m2, b, other.mean, other.m2)
+        self.terms.merge(other.terms)
         if self.check is not None and other.check is not None:
-            self.check = _chan(a, *self.check, b, *other.check)
-        self.count = a + b
+            self.check.merge(other.check)
         self.tails.merge(other.tails)
         self.n_zero = self.n_zero + other.n_zero
         self.n_over = self.n_over + other.n_over
         return self
 
     def result(self, n: int, estimator: str, p_family: str, q_family: str) -> MCResult:
-        xp = _namespace(self.mean)
-        stderr = xp.sqrt(self.m2 / ((n - 1) * n))
+        xp = _namespace(self.terms.mean)
         zero = self.n_zero > 0
         over = (self.n_over > 0) & ~zero
-        value = xp.where(zero | over, math.inf, self.mean)
-        stderr = xp.where(zero, 0.0, xp.where(over, math.inf, stderr))
+        value = xp.where(zero | over, math.inf, self.terms.mean)
+        stderr = xp.where(zero, 0.0, xp.where(over, math.inf, self.terms.stderr()))
+        skewness = xp.where(zero | over, 0.0, self.terms.skewness())
         reasons = []
         if bool(zero.any()):
             reasons.append(
@@ -477,21 +489,23 @@ class _Welford:
             )
         diagnostic = None
         failed = None
-        if self.check is not None:
-            mean_c, m2_c = self.check
-            se_c = xp.sqrt(m2_c / ((n - 1) * n))
+        gap = None
+        if self.check is not None and estimator == "k3":
+            mean_c, se_c = self.check.mean, self.check.stderr()
             bad = (xp.abs(mean_c) > _CHECK_Z * se_c) & ~zero & ~over
             failed = _host(bad)
             if bool(bad.any()):
                 diagnostic = _diagnostic(mean_c, se_c, bad)
                 warnings.warn(diagnostic, KLEstimatorWarning, stacklevel=3)
+        elif self.check is not None:
+            gap = (_host(self.check.mean), _host(self.check.stderr()))
         khat, reliable, text, warning = verdict(
-            estimator, n, self.tails.khats(estimator_terms), _host(zero), failed
+            estimator, n, self.tails.khats(estimator_terms), _host(zero), failed, gap
         )
         if warning is not None:
             warnings.warn(warning, KLEstimatorWarning, stacklevel=3)
         if xp is np and value.ndim == 0:
-            value, stderr = np.float64(value), np.float64(stderr)
+            value, stderr, skewness = np.float64(value), np.float64(stderr), np.float64(skewness)
         return MCResult(
             value,
             stderr,
@@ -503,6 +517,7 @@ class _Welford:
             _like(reliable, value),
             text,
             _ESTIMANDS[estimator],
+            skewness,
         )
 
 
@@ -577,9 +592,10 @@ def _infinite_result(pa: Adapter, qa: Adapter, n: int, estimator: str, reason: s
     elif value.ndim == 0:
         value = np.float64(value)
     xp = _namespace(value)
+    zeros = xp.zeros_like(value)[()] if xp is np else xp.zeros_like(value)
     return MCResult(
         value,
-        xp.zeros_like(value)[()] if xp is np else xp.zeros_like(value),
+        zeros,
         n,
         estimator,
         reason,
@@ -588,6 +604,7 @@ def _infinite_result(pa: Adapter, qa: Adapter, n: int, estimator: str, reason: s
         _like(np.ones(shape, dtype=bool), value),
         "exact: KL = ∞ (see reason)",
         _ESTIMANDS[estimator],
+        zeros,
     )
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "masks",
     "means",
     "near_identical_gaussians",
+    "skewed_samples",
     "small_mlps",
     "spd_matrices",
     "variances",
@@ -478,5 +479,46 @@ def labelled_scores(
         ints = st.integers(-max_abs_score, max_abs_score)
         scores = np.array(data(st.lists(ints, min_size=n, max_size=n)), dtype=np.float64)
         return labels, scores
+
+    return draw()
+
+
+# --- Monte Carlo terms (issue 15) ------------------------------------------
+
+
+def skewed_samples(
+    *, min_n: int = 2, max_n: int = 400, max_batch: int = 3
+) -> st.SearchStrategy[tuple[np.ndarray, list[int]]]:
+    """(terms, cuts): float64 terms of shape (n, b) and sorted chunk boundaries in (0, n).
+
+    n in [min_n, max_n] (defaults 2 and 400), b in [1, max_batch] (default 3). Each
+    column is loc + scale·(E^power − 1) with E exponential, power in {0.5, 1, 2, 3}
+    (skewness from mild to about 20), loc log-uniform in ±[1e-3, 1e6] and scale in
+    [1e-6, 1e3]: offsets far larger than the spread, where naive power sums cancel.
+    A column may be constant (scale 0) or symmetric (power 1 of a centred Laplace).
+    """
+    _check_order("min_n", min_n, "max_n", max_n)
+    if min_n < 2:
+        raise ValueError(f"min_n={min_n} must be at least 2 (a variance needs two)")
+
+    @st.composite
+    def draw(data: st.DrawFn) -> tuple[np.ndarray, list[int]]:
+        n = data(st.integers(min_n, max_n))
+        b = data(st.integers(1, max_batch))
+        rng = np.random.default_rng(data(_seeds()))
+        columns = []
+        for _ in range(b):
+            kind = data(st.sampled_from(["skewed", "symmetric", "constant"]))
+            loc = data(st.sampled_from([-1.0, 1.0])) * data(_log_uniform(1e-3, 1e6))
+            scale = data(_log_uniform(1e-6, 1e3))
+            if kind == "constant":
+                columns.append(np.full(n, loc))
+            elif kind == "symmetric":
+                columns.append(loc + scale * rng.laplace(size=n))
+            else:
+                power = data(st.sampled_from([0.5, 1.0, 2.0, 3.0]))
+                columns.append(loc + scale * np.expm1(power * np.log(rng.exponential(size=n))))
+        cuts = sorted(set(data(st.lists(st.integers(1, n - 1), max_size=6)) if n > 1 else []))
+        return np.stack(columns, axis=1), cuts
 
     return draw()

@@ -85,13 +85,28 @@ def test_gpd_fit_needs_five_and_tail_rules() -> None:
     assert pareto_khat(np.ones(100)) == -np.inf  # a constant tail: nothing heavy
 
 
+def _branch_khat(log_r: np.ndarray, est: str, side: int) -> float:
+    """k̂ of one branch of k(t): f over the M + 1 largest (side 1) or smallest (side −1) t,
+    when they all lie on that side of 0, else −∞ (no tail on that branch)."""
+    m = tail_count(len(log_r))
+    extreme = np.sort(side * log_r)[-(m + 1) :]
+    if not (extreme > 0).all():
+        return -math.inf
+    masked = np.where(side * log_r > 0, estimator_terms(log_r, est), -np.inf)
+    return float(pareto_khat(masked))
+
+
 def test_mc_khat_is_the_khat_of_the_terms_whatever_the_chunks() -> None:
-    # scipy draws with one Generator are one stream whatever the chunk size.
+    # scipy draws with one Generator are one stream whatever the chunk size. For k1 the
+    # k̂ of its terms; for k2, k3 (falling then rising in t = log r) the largest of that
+    # and of each branch's own fit.
     n, seed = 4_001, 8
     x = np.random.default_rng(seed).standard_normal(n)
     log_r = scipy.stats.norm(0.5, 1.3).logpdf(x) - scipy.stats.norm().logpdf(x)
     for est in ("k1", "k2", "k3"):
         expected = pareto_khat(estimator_terms(log_r, est))
+        if est != "k1":
+            expected = max(expected, _branch_khat(log_r, est, 1), _branch_khat(log_r, est, -1))
         for chunk in (n, 1000, 7):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", KLEstimatorWarning)
@@ -104,6 +119,34 @@ def test_mc_khat_is_the_khat_of_the_terms_whatever_the_chunks() -> None:
                     chunk_size=chunk,
                 )
             assert float(res.khat) == pytest.approx(expected, rel=1e-12), (est, chunk)
+
+
+def test_a_heavy_branch_hidden_among_the_largest_terms_is_found() -> None:
+    # p = t₅, q = N(0, 1.5²): r ≤ 2.1, so k3's terms are bounded on the r > 1 branch, but
+    # on the other, k3 ≈ −log r ≈ x²/4.5 under t₅: a tail of shape 2/5 (E|k3|³ = ∞) from
+    # |x| > 5, 0.4 % of the draws, fewer than the 3√n largest terms the PSIS fit uses.
+    n, seed = 2000, 4
+    x = scipy.stats.t(5).rvs(size=n, random_state=np.random.default_rng(seed))
+    log_r = scipy.stats.norm(0, 1.5).logpdf(x) - scipy.stats.t(5).logpdf(x)
+    assert pareto_khat(estimator_terms(log_r, "k3")) < 1 / 3  # the merged fit misses it
+    with pytest.warns(KLEstimatorWarning, match="tail shape"):
+        res = mc_kl(scipy.stats.t(5), scipy.stats.norm(0, 1.5), n, estimator="k3", seed=seed)
+    assert res.value == pytest.approx(estimator_terms(log_r, "k3").mean(), rel=1e-13)
+    assert float(res.khat) > 0.5 and not res.reliable
+
+
+def test_a_finite_variance_with_a_heavy_third_moment_is_unreliable() -> None:
+    # Laplace(0, 1) ‖ Laplace(0.5, 1.2): k3's tail shape is 1/6, but at n = 2000 its k̂ is
+    # often in (⅓, ½]: the interval is then called unreliable, with that reason.
+    p, q = scipy.stats.laplace(), scipy.stats.laplace(0.5, 1.2)
+    with pytest.warns(KLEstimatorWarning, match="above ⅓.*third moment") as caught:
+        res = mc_kl(p, q, 2000, estimator="k3", seed=2)
+    assert 1 / 3 < float(res.khat) <= 0.5 and not res.reliable
+    assert str(caught[0].message) == res.verdict and "estimator='k1'" in res.verdict
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KLEstimatorWarning)
+        res = mc_kl(p, q, 2000, estimator="k3", seed=0)
+    assert float(res.khat) <= 1 / 3 and res.reliable and res.verdict.startswith("reliable")
 
 
 def test_k3_with_a_wider_q_warns_and_names_k1() -> None:
@@ -122,19 +165,20 @@ def test_k3_with_a_wider_q_warns_and_names_k1() -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_warning_fires_exactly_when_unreliable(seed: int) -> None:
-    # Pairs on both sides of k = ½: the warning and `reliable` must always agree.
+    # Pairs on both sides of k = ⅓ and ½: the warning (the verdict's text) and `reliable`
+    # must always agree; for k2 both always say that its interval is not for KL.
     p, q = scipy.stats.norm(0, 1), scipy.stats.norm(0.3, [1.0, 1.2, 1.35, 1.5, 2.0, 0.8][seed])
     for est in ("k1", "k2", "k3"):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             res = mc_kl(p, q, 500, estimator=est, seed=seed)
-        tail_warnings = [w for w in caught if "tail shape" in str(w.message)]
-        assert bool(tail_warnings) == (not bool(res.reliable)), (est, res.verdict)
+        verdicts = [w for w in caught if str(w.message) == res.verdict]
+        assert bool(verdicts) == (not bool(res.reliable)), (est, res.verdict)
 
 
 def test_heavy_p_breaks_k1_and_the_verdict_says_no_estimator_is_safe() -> None:
     # p = t₃, q = N(0, 1): −log r ≈ x²/2 and E_{t₃}[x⁴] = ∞, so k1's variance is infinite.
-    with pytest.warns(KLEstimatorWarning, match="No estimator's terms are light-tailed"):
+    with pytest.warns(KLEstimatorWarning, match="No unbiased estimator's terms are light-tailed"):
         res = mc_kl(scipy.stats.t(3), scipy.stats.norm(), 20_000, estimator="k1", seed=1)
     assert float(res.khat) > 0.5
 
@@ -149,8 +193,10 @@ def test_batched_reliability_is_per_element() -> None:
 
 
 def test_k2_says_it_does_not_estimate_kl() -> None:
-    res = mc_kl(scipy.stats.norm(), scipy.stats.norm(0.5), 1000, estimator="k2", seed=0)
-    assert "not KL" in res.estimand
+    with pytest.warns(KLEstimatorWarning, match="not an interval for KL"):
+        res = mc_kl(scipy.stats.norm(), scipy.stats.norm(0.5), 1000, estimator="k2", seed=0)
+    assert "not KL" in res.estimand and not res.reliable
+    assert res.verdict.startswith("not an interval for KL")
     assert mc_kl(scipy.stats.norm(), scipy.stats.norm(0.5), 1000, estimator="k1").estimand == (
         "KL(p ‖ q)"
     )

@@ -1,10 +1,13 @@
-"""The six claims of klmath.proofs are verified, and the checker rejects false claims.
+"""The claims of klmath.proofs are verified in general, and each one can fail.
 
-The whole proof run happens once (module-scoped fixture); the other tests feed
-the checking machinery deliberately wrong mathematics and expect "failed".
+The whole proof run happens once (module-scoped fixture). The other tests are the
+proof checks' own mutation test: each claim is fed a wrong statement and must
+report failure; a step that is not the result of a check is refused.
 """
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import sympy as sp
@@ -12,20 +15,26 @@ import sympy as sp
 from klmath import proofs
 from klmath.proofs import ProofFailure, ProofResult, run_all
 from klmath.proofs import __main__ as cli
-from klmath.proofs import coupling as cj
-from klmath.proofs import gaussian as gk
-from klmath.proofs._record import claim, require, require_zero
+from klmath.proofs._record import Step, by_induction, claim, require, require_zero
+from klmath.proofs.coupling import coupling_statement
+from klmath.proofs.flow1d import PHI, flow1d_statement
+from klmath.proofs.gaussian import gaussian_statement, statement_parts
+from klmath.proofs.kl_properties import additivity_statement, nonnegative_statement
+from klmath.proofs.lemma import LemmaStatement
 
-CLAIM_NAMES = [
-    "gaussian_kl_closed_form",
-    "kl_nonnegative",
-    "kl_additivity",
-    "coupling_log_det",
-    "argmax_lemma",
-    "flow1d_facts",
-    "kl_penalty_expectations",  # issue 15: klmath/proofs/kl_penalty.py
-    "gaussian_matrix_identity",  # issue 19: klmath/proofs/gaussian_matrix.py
-]
+GENERALITY = {
+    "gaussian_kl_closed_form": "all d ≥ 1",
+    "kl_nonnegative": "all densities p, q (any dimension, any supports)",
+    "kl_additivity": "all d ≥ 1",
+    "coupling_log_det": "all n ≥ 1, all masks Ω",
+    "argmax_lemma": "all sets Θ, Φ and real functions f, g, h",
+    "flow1d_facts": "all n ≥ 1",
+    "kl_penalty_expectations": "K = 2, 3, 4 softmax categories",  # issue 15
+    "gaussian_matrix_identity": (  # issue 19
+        "full covariances d = 1, 2, 3; diagonal covariances d = 1, 2, 3, 4"
+    ),
+}
+SEED_CLAIMS = list(GENERALITY)[:6]  # the six seed problems: each ends with library checks
 
 
 @pytest.fixture(scope="module")
@@ -33,150 +42,190 @@ def results() -> dict[str, ProofResult]:
     return {r.name: r for r in run_all()}
 
 
-def test_six_claims_in_issue_order() -> None:
-    assert [c.__name__ for c in proofs.CLAIMS] == CLAIM_NAMES
+def test_claims_in_issue_order() -> None:
+    assert [c.__name__ for c in proofs.CLAIMS] == list(GENERALITY)
 
 
-@pytest.mark.parametrize("name", CLAIM_NAMES)
-def test_claim_verified(results: dict[str, ProofResult], name: str) -> None:
+@pytest.mark.parametrize("name", list(GENERALITY))
+def test_claim_verified_in_general(results: dict[str, ProofResult], name: str) -> None:
     result = results[name]
     assert result.status == "verified", result.detail
-    assert result.verified and result.detail == ""
-    assert isinstance(result.expression, sp.Basic)
+    assert result.generality == GENERALITY[name]
     assert result.claim and len(result.steps) >= 3
-    assert 0.0 < result.seconds and 0.0 <= result.cpu_seconds
+    if name in SEED_CLAIMS:  # each of the six ends by checking the library against it
+        assert any(step.startswith("library:") for step in result.steps), name
+    assert 0.0 < result.seconds
 
 
-def test_gaussian_claim_covers_every_dimension(results: dict[str, ProofResult]) -> None:
+def test_concrete_size_steps_are_reported(results: dict[str, ProofResult]) -> None:
+    # Cross-checks at concrete sizes are named as such, and the general claims do not rest on
+    # them: the Gaussian, additivity, flow and non-negativity proofs have none.
+    assert any("n = 5" in c for c in results["coupling_log_det"].concrete)
+    assert any("|Θ|, |Φ| ≤ 3" in c for c in results["argmax_lemma"].concrete)
+    for name in ("gaussian_kl_closed_form", "kl_additivity", "flow1d_facts", "kl_nonnegative"):
+        assert results[name].concrete == (), name
+
+
+def test_gaussian_steps_are_at_symbolic_size(results: dict[str, ProofResult]) -> None:
     steps = "\n".join(results["gaussian_kl_closed_form"].steps)
-    for d in (2, 3):
-        assert f"d={d}: E[(x−m)ᵀA(x−m)]" in steps
-        assert f"d={d}: E_p[log p − log q]" in steps
-    for d in (1, 2, 3):
-        assert f"d={d}: with Σ = LLᵀ" in steps
+    for part in ("(a)", "(b)", "(c)", "(d)", "(e)"):
+        assert part in steps
+    assert "for every d" in steps and "d symbolic" in steps
+    assert "library: gaussian_kl [LAPACK split solve" in steps
 
 
-def test_coupling_claim_covers_all_62_masks(results: dict[str, ProofResult]) -> None:
-    masks = cj.coupling_jacobian_for_all_masks()
-    assert len(masks) == sum(2**n for n in range(1, 6)) == 62
-    assert len(set(masks)) == 62
-    assert (False,) * 3 in masks and (True,) * 5 in masks
-    steps = results["coupling_log_det"].steps
-    assert any("n=5: all 32 masks" in s for s in steps)
+# --- every claim can fail: wrong statements -----------------------------------------------
 
 
-# --- the checker must be able to say "failed" -------------------------------
+def _wrong_gaussian_half() -> sp.Eq:
+    stated = gaussian_statement()
+    return sp.Eq(stated.lhs, stated.rhs.subs(sp.Rational(1, 2), sp.Rational(1, 4)))
+
+
+def _wrong_gaussian_sign() -> sp.Eq:
+    p = statement_parts()
+    stated = gaussian_statement()
+    return sp.Eq(stated.lhs, stated.rhs + p["d"])  # − d → + 0·d: the "−d" term dropped
+
+
+def _wrong_additivity() -> sp.Eq:
+    stated = additivity_statement()
+    return sp.Eq(stated.lhs, 2 * stated.rhs)
+
+
+def _wrong_coupling() -> sp.Eq:
+    stated = coupling_statement()
+    ((j, lo, hi),) = stated.rhs.limits
+    return sp.Eq(stated.lhs, sp.Sum(stated.rhs.function, (j, lo, hi - 1)))  # one term missing
+
+
+def _wrong_flow(which: str) -> sp.And:
+    stated = flow1d_statement()
+    parts = []
+    for part in stated.args:
+        lhs = part.lhs
+        if which == "mass" and isinstance(lhs, sp.Integral):
+            total = next(iter(part.rhs.atoms(sp.Sum)))
+            part = sp.Eq(lhs, 2 * PHI(total) - 1)  # 2Φ(S) − 1 instead of 2Φ(S/2) − 1
+        if which == "offset" and isinstance(lhs, sp.Derivative):
+            f = lhs.expr
+            new_f = f.replace(lambda e: e == -sp.Rational(1, 2), lambda e: -sp.Rational(2, 5))
+            return flow1d_statement().xreplace({f: new_f})
+        parts.append(part)
+    return sp.And(*parts, evaluate=False)
+
+
+WRONG = [
+    pytest.param(
+        proofs.gaussian_kl_closed_form, _wrong_gaussian_half, id="gaussian-half-to-quarter"
+    ),
+    pytest.param(
+        proofs.gaussian_kl_closed_form, _wrong_gaussian_sign, id="gaussian-without-minus-d"
+    ),
+    pytest.param(proofs.kl_nonnegative, lambda: sp.Le(nonnegative_statement().lhs, 0), id="kl-le"),
+    pytest.param(proofs.kl_nonnegative, lambda: sp.Gt(nonnegative_statement().lhs, 0), id="kl-gt"),
+    pytest.param(proofs.kl_additivity, _wrong_additivity, id="additivity-twice"),
+    pytest.param(proofs.coupling_log_det, _wrong_coupling, id="log-det-one-term-missing"),
+    pytest.param(
+        proofs.argmax_lemma,
+        lambda: LemmaStatement(("decomposition", "nonnegative")),
+        id="lemma-without-attainment",
+    ),
+    pytest.param(proofs.flow1d_facts, lambda: _wrong_flow("mass"), id="flow-wrong-mass"),
+    pytest.param(proofs.flow1d_facts, lambda: _wrong_flow("offset"), id="flow-offset-2/5"),
+]
+
+
+@pytest.mark.parametrize(("check", "wrong"), WRONG)
+def test_a_wrong_statement_fails_its_claim(
+    results: dict[str, ProofResult], check: proofs.ClaimFunction, wrong: object
+) -> None:
+    assert results[check.__name__].verified  # the stored statement passes ...
+    result = check(wrong())  # type: ignore[operator]
+    assert result.status == "failed", (check.__name__, result.steps[-1:])  # ... a wrong one fails
+    assert result.detail
+    assert not any(s.startswith("library:") for s in result.steps)  # caught before the library
+
+
+# --- the checking machinery ------------------------------------------------------------
+
+
+def test_a_free_text_step_is_refused() -> None:
+    @claim("a claim with a bare string step", lambda: sp.true, generality="nothing")
+    def chatty(statement: object) -> object:
+        yield require(True, "a real check")
+        yield "the rest is obvious"
+
+    result = chatty()
+    assert result.status == "failed" and result.steps == ("a real check",)
+    assert "free text" in result.detail
+
+
+def test_a_claim_that_checks_nothing_fails() -> None:
+    @claim("empty", lambda: sp.true, generality="nothing")
+    def empty(statement: object) -> object:
+        yield from ()
+
+    assert empty().status == "failed"
 
 
 def test_require_zero_rejects_a_nonzero_residual() -> None:
     x = sp.Symbol("x")
-    assert require_zero((x + 1) ** 2 - x**2 - 2 * x - 1, "binomial") == "binomial"
+    assert isinstance(require_zero((x + 1) ** 2 - x**2 - 2 * x - 1, "binomial"), Step)
     with pytest.raises(ProofFailure, match="off by one: residual 1 is not 0"):
         require_zero((x + 1) ** 2 - x**2 - 2 * x, "off by one")
 
 
-def test_require_treats_undecided_as_failure() -> None:
+def test_require_treats_undecided_and_numpy_bools_as_failure() -> None:
+    import numpy as np
+
     x = sp.Symbol("x", real=True)  # sign unknown: SymPy answers None
     with pytest.raises(ProofFailure, match="answered None"):
         require(x.is_positive, "x > 0")
+    with pytest.raises(ProofFailure):
+        require(np.bool_(True), "a NumPy bool must be converted explicitly")
 
 
-def test_claim_reports_failure_instead_of_raising() -> None:
-    @claim("1 = 2", lambda: sp.Eq(1, 2, evaluate=False))
-    def wrong() -> object:
-        yield "a true step"
-        yield require_zero(sp.Integer(1), "1 − 0 = 0")
-
-    result = wrong()
-    assert result.status == "failed" and not result.verified
-    assert result.steps == ("a true step",)
-    assert "1 − 0 = 0" in result.detail
+def test_induction_needs_two_checked_steps() -> None:
+    base = require(True, "base")
+    with pytest.raises(ProofFailure, match="not a checked step"):
+        by_induction(base, "step", "claim")  # type: ignore[arg-type]
+    assert "[base: base; step: step]" in by_induction(base, require(True, "step"), "claim")
 
 
 def test_claim_reports_unexpected_exceptions() -> None:
-    @claim("division", lambda: sp.Symbol("q"))
-    def broken() -> object:
-        yield str(1 / 0)
+    @claim("division", lambda: sp.Symbol("q"), generality="nothing")
+    def broken(statement: object) -> object:
+        yield require(1 / 0 == 0, "never")
 
     result = broken()
     assert result.status == "failed" and result.detail.startswith("ZeroDivisionError")
 
 
-def test_wrong_gaussian_moment_breaks_the_derivation(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A functional that forgets the μμᵀ part of E[xxᵀ] must fail against the closed form.
-    def forgetful(expr: sp.Expr, x: sp.Matrix, mean: sp.Matrix, cov: sp.Matrix) -> sp.Expr:
-        total = sp.Integer(0)
-        for monomial, coeff in sp.Poly(sp.expand(expr), *x).terms():
-            index = [i for i, k in enumerate(monomial) for _ in range(k)]
-            if not index:
-                total += coeff
-            elif len(index) == 1:
-                total += coeff * mean[index[0]]
-            else:
-                total += coeff * cov[index[0], index[1]]
-        return total
-
-    monkeypatch.setattr(gk, "gaussian_expectation", forgetful)
-    wrong = gk._derived.__wrapped__(2)
-    monkeypatch.setattr(gk, "_derived", lambda d: wrong)
-    with pytest.raises(ProofFailure, match="d=2: derived KL minus closed form"):
-        gk._matches_closed_form(2)
+# --- the command line -------------------------------------------------------------------
 
 
-def test_cholesky_sum_without_off_diagonal_terms_is_rejected(
-    monkeypatch: pytest.MonkeyPatch,
+def test_cli_prints_generality_and_json_has_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: object
 ) -> None:
-    # Σ_{i>j} M_ij² is what correlations contribute; dropping it must be caught for d ≥ 2.
-    def diagonal_only(
-        mean0: sp.Matrix, tril0: sp.Matrix, mean1: sp.Matrix, tril1: sp.Matrix
-    ) -> sp.Expr:
-        m = tril1.lower_triangular_solve(tril0)
-        delta = tril1.lower_triangular_solve(mean1 - mean0)
-        diag = sum(m[i, i] ** 2 - 1 - sp.log(m[i, i] ** 2) for i in range(m.shape[0]))
-        return (diag + (delta.T * delta)[0, 0]) / 2
+    @claim("true", lambda: sp.true, generality="all n ≥ 1")
+    def fine(statement: object) -> object:
+        yield require(True, "trivially")
 
-    assert gk._matches_cholesky_sum(2).startswith("d=2")
-    monkeypatch.setattr(gk, "cholesky_kl_sum", diagonal_only)
-    assert gk._matches_cholesky_sum(1).startswith("d=1")  # no off-diagonal entries in d = 1
-    with pytest.raises(ProofFailure, match="d=2: closed form minus Cholesky sum is not 0"):
-        gk._matches_cholesky_sum(2)
-
-
-def test_wrong_coupling_breaks_the_block_form(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Let s depend on the coordinate it scales: the Jacobian is no longer triangular.
-    mask = (True, False, False)
-    sym = cj.CouplingSymbols(mask)
-    x = sym.x
-    bad_s = sp.Function("s_1", real=True)(x[0], x[1])
-    z = sp.Matrix([x[0], x[1] * sp.exp(bad_s) + sym.t[0], sym.z[2]])
-    sym.s = [bad_s, sym.s[1]]
-    sym.z = z
-    sym.jacobian = z.jacobian(x)
-    monkeypatch.setattr(cj, "coupling_jacobian", lambda m: sym)
-    with pytest.raises(ProofFailure, match="mask 100"):
-        cj._check_mask(mask)
-
-
-# --- the command line -------------------------------------------------------
-
-
-def test_cli_exit_code_is_nonzero_when_a_claim_fails(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    @claim("true", lambda: sp.true)
-    def fine() -> object:
-        yield "trivially"
-
-    @claim("false", lambda: sp.false)
-    def bad() -> object:
+    @claim("false", lambda: sp.false, generality="all d ≥ 1")
+    def bad(statement: object) -> object:
         yield require(sp.false, "false is true")
 
     monkeypatch.setattr(cli, "CLAIMS", (fine, bad))
-    assert cli.main([]) == 1
+    out_json = tmp_path / "proofs.json"  # type: ignore[operator]
+    assert cli.main(["--json", str(out_json)]) == 1
     out = capsys.readouterr().out
-    assert "fine" in out and "verified" in out and "bad" in out and "failed" in out
+    assert "all n ≥ 1" in out and "all d ≥ 1" in out
     assert "false is true" in out and "1/2 claims verified" in out
+    data = json.loads(out_json.read_text())
+    assert [c["generality"] for c in data["claims"]] == ["all n ≥ 1", "all d ≥ 1"]
+    assert data["claims"][0]["steps"] == ["trivially"] and data["verified"] == 1
 
     monkeypatch.setattr(cli, "CLAIMS", (fine,))
-    assert cli.main(["--steps"]) == 0
+    assert cli.main(["--steps", "--claim", "fine"]) == 0
     assert "✓ trivially" in capsys.readouterr().out

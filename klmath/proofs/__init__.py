@@ -1,30 +1,36 @@
-"""Machine-checked derivations of every claim klmath relies on (SymPy).
+"""Machine-checked proofs of every claim klmath relies on, at their true generality.
 
-Each claim is a function with no arguments returning a :class:`ProofResult`
-(claim in words, the SymPy expression, status, seconds, proof steps):
+Each claim is a :class:`~klmath.proofs._record.ClaimFunction`: calling it checks
+the stored statement (or one passed in) and returns a :class:`ProofResult` (the
+statement, its generality, status, time, the checked steps, the steps checked only
+at concrete sizes, and the theorems used without checking):
 
-1. :func:`gaussian_kl_closed_form` — seed problem 5, the Gaussian KL closed form
-   and the Cholesky sum klmath evaluates.
-2. :func:`kl_nonnegative` — seed problem 4a, KL ≥ 0 and its equality case.
-3. :func:`kl_additivity` — seed problem 4b, additivity over independent coordinates.
-4. :func:`coupling_log_det` — seed problem 3, the coupling Jacobian for every mask.
-5. :func:`argmax_lemma` — seed problem 6, the lower-bound argmax lemma.
-6. :func:`flow1d_facts` — seed problem 2, the 1-D flow is increasing, bounded,
-   and a sub-probability model.
-7. :func:`kl_penalty_expectations` — the value and gradient table of :func:`klmath.kl_penalty`.
-8. :func:`gaussian_matrix_identity` — the matrix-product form of the Gaussian KL
-   that :func:`klmath.gaussian_kl_matrix` evaluates.
+1. :func:`gaussian_kl_closed_form` — seed problem 5, all d ≥ 1.
+2. :func:`kl_nonnegative` — seed problem 4a, all densities p, q.
+3. :func:`kl_additivity` — seed problem 4b, all d ≥ 1.
+4. :func:`coupling_log_det` — seed problem 3, all n, all masks Ω.
+5. :func:`argmax_lemma` — seed problem 6, all sets Θ, Φ (z3).
+6. :func:`flow1d_facts` — seed problem 2, all n ≥ 1.
+7. :func:`kl_penalty_expectations` — the value and gradient table of
+   :func:`klmath.kl_penalty`, K = 2, 3, 4.
+8. :func:`gaussian_matrix_identity` — the matrix-product form of the Gaussian KL that
+   :func:`klmath.gaussian_kl_matrix` evaluates, d ≤ 3 (diagonal d ≤ 4).
 
-``python -m klmath.proofs`` runs them all and prints a table; the exit code is
-non-zero if any claim fails. The ``*_reference`` functions lambdify the proved
-expressions for the numeric tests.
+Every claim ends by evaluating klmath's own functions on every code path against
+its statement at 50 digits (:mod:`klmath.proofs.library`), so the run fails when
+the library is wrong. ``python -m klmath.proofs`` runs them all; the exit code is
+non-zero if any claim fails.
+
+To add a claim: write ``klmath/proofs/<name>.py`` with a function decorated by
+:func:`klmath.proofs._record.claim` (its body yields only checked steps) and append
+it to :data:`CLAIMS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from klmath.proofs._record import ProofFailure, ProofResult
+from klmath.proofs._record import ClaimFunction, ProofFailure, ProofResult
 from klmath.proofs.coupling import (
     coupling_jacobian,
     coupling_jacobian_reference,
@@ -32,11 +38,7 @@ from klmath.proofs.coupling import (
     coupling_log_det_reference,
 )
 from klmath.proofs.flow1d import flow1d_facts, flow1d_reference
-from klmath.proofs.gaussian import (
-    derived_gaussian_kl,
-    gaussian_kl_closed_form,
-    gaussian_kl_reference,
-)
+from klmath.proofs.gaussian import gaussian_kl_closed_form, gaussian_kl_reference
 from klmath.proofs.gaussian_matrix import gaussian_matrix_identity
 from klmath.proofs.kl_penalty import kl_penalty_expectations
 from klmath.proofs.kl_properties import kl_additivity, kl_nonnegative
@@ -44,6 +46,7 @@ from klmath.proofs.lemma import argmax_lemma, exhaustive_argmax_check
 
 __all__ = [
     "CLAIMS",
+    "ClaimFunction",
     "ProofFailure",
     "ProofResult",
     "argmax_lemma",
@@ -51,7 +54,6 @@ __all__ = [
     "coupling_jacobian_reference",
     "coupling_log_det",
     "coupling_log_det_reference",
-    "derived_gaussian_kl",
     "exhaustive_argmax_check",
     "flow1d_facts",
     "flow1d_reference",
@@ -64,7 +66,7 @@ __all__ = [
     "run_all",
 ]
 
-CLAIMS: tuple[Callable[[], ProofResult], ...] = (
+CLAIMS: tuple[ClaimFunction, ...] = (
     gaussian_kl_closed_form,
     kl_nonnegative,
     kl_additivity,
@@ -74,11 +76,12 @@ CLAIMS: tuple[Callable[[], ProofResult], ...] = (
     kl_penalty_expectations,
     gaussian_matrix_identity,
 )
-"""The six claims of the seed problems (5, 4a, 4b, 3, 6, 2), the KL penalty table, the KL matrix."""
+"""The six claims of the seed problems (5, 4a, 4b, 3, 6, 2), then the KL penalty table;
+append new ones."""
 
 
 def run_all(
-    claims: tuple[Callable[[], ProofResult], ...] = CLAIMS,
+    claims: Sequence[ClaimFunction] = CLAIMS,
     progress: Callable[[ProofResult], None] | None = None,
 ) -> list[ProofResult]:
     """Run every claim in order and return their results (``progress`` sees each one)."""

@@ -1,14 +1,23 @@
-"""Claim 4: the affine-coupling Jacobian for every mask (seed problem 3).
+"""Claim 4: the affine-coupling Jacobian for every n and every mask Ω (seed problem 3).
 
-For x ∈ ℝⁿ and Ω ⊂ {0, …, n−1} (0-based here),
+For x ∈ ℝⁿ and Ω ⊂ {1, …, n},
 
     z_Ω = x_Ω,    z_Ωᶜ = x_Ωᶜ ⊙ exp(s(x_Ω)) + t(x_Ω),
 
-with s, t undefined (arbitrary differentiable, real-valued) functions of x_Ω.
-For every n ≤ 5 and every one of the 2ⁿ masks, including the empty and full
-ones, SymPy builds the Jacobian J = ∂z/∂x, the permutation σ = (Ω, Ωᶜ) with
-(P_σ)_{i,σ(i)} = 1, and checks that P_σ J P_σ⁻¹ = [[I, 0], [*, diag(e^s)]]
-entry by entry, that det J = exp(1ᵀs), and that log|det J| = 1ᵀs.
+with s, t arbitrary differentiable functions of x_Ω. Proved for symbolic n and
+|Ω| = k (SymPy, blocks of symbolic size k and m = n − k):
+
+* the permutation matrix P_σ of σ = (Ω, Ωᶜ), (P_σ)ᵢⱼ = δ(σ(i), j), has P_σP_σᵀ = I
+  (index sums with KroneckerDelta), so det(P_σ)² = 1;
+* in σ order the Jacobian J′ = P_σ J P_σᵀ has blocks ∂z_Ω/∂x_Ω = I_k, ∂z_Ω/∂x_Ωᶜ = 0,
+  ∂z_Ωᶜ/∂x_Ωᶜ = diag(e^s) (indexed derivatives with symbolic indices);
+* det [[I_k, 0], [C, D]] = det(I)·det(D) (SymPy's block determinant), det diag(e^s) =
+  exp(Σⱼ sⱼ) by induction on m, det J = det(P_σ)² det J′, so log|det J| = Σⱼ sⱼ(x_Ω);
+* the result is compared with the stored statement.
+
+Cross-check (concrete sizes): for every n ≤ 5 and each of the 2ⁿ masks the explicit
+Jacobian, its block form after P_σ and det J = exp(1ᵀs) are checked entry by entry.
+Then the library: :class:`klmath.AffineCoupling`'s log-determinant against the statement.
 """
 
 from __future__ import annotations
@@ -20,7 +29,15 @@ from typing import Any
 
 import sympy as sp
 
-from klmath.proofs._record import ProofFailure, claim, require, require_zero
+from klmath.proofs._record import (
+    ProofFailure,
+    Step,
+    by_induction,
+    claim,
+    concrete,
+    require,
+    require_zero,
+)
 
 __all__ = [
     "CouplingSymbols",
@@ -29,6 +46,7 @@ __all__ = [
     "coupling_jacobian_reference",
     "coupling_log_det",
     "coupling_log_det_reference",
+    "coupling_statement",
 ]
 
 MAX_N = 5
@@ -77,7 +95,7 @@ def coupling_jacobian(mask: tuple[bool, ...]) -> CouplingSymbols:
     return CouplingSymbols(mask)
 
 
-def _check_mask(mask: tuple[bool, ...]) -> str:
+def _check_mask(mask: tuple[bool, ...]) -> Step:
     sym = coupling_jacobian(mask)
     n, k = len(mask), sum(mask)
     p, jac = sym.permutation, sym.jacobian
@@ -96,10 +114,9 @@ def _check_mask(mask: tuple[bool, ...]) -> str:
     det = jac.det(method="berkowitz")
     require_zero(det - sp.exp(one_s), f"mask {label}: det J = exp(1ᵀs)")
     # s is real, so exp(1ᵀs) > 0 and log|exp(1ᵀs)| = 1ᵀs.
-    require_zero(
-        sp.expand_log(sp.log(sp.Abs(sp.powsimp(det)))) - one_s, f"mask {label}: log|det J|"
+    return require_zero(
+        sp.expand_log(sp.log(sp.Abs(sp.powsimp(det)))) - one_s, f"mask {label}: log|det J| = 1ᵀs"
     )
-    return label
 
 
 def coupling_jacobian_for_all_masks(max_n: int = MAX_N) -> list[tuple[bool, ...]]:
@@ -107,37 +124,148 @@ def coupling_jacobian_for_all_masks(max_n: int = MAX_N) -> list[tuple[bool, ...]
     return [m for n in range(1, max_n + 1) for m in itertools.product((False, True), repeat=n)]
 
 
-def _expression() -> sp.Basic:
-    n, k = sp.symbols("n k", integer=True, positive=True)
-    jac = sp.MatrixSymbol("J", n, n)
-    s = sp.Function("s")
-    omega = sp.Symbol("x_Omega")
-    return sp.Eq(
-        sp.log(sp.Abs(sp.Determinant(jac))), sp.Sum(s(k, omega), (k, 1, n - sp.Symbol("|Ω|")))
+S_FUNCTION = sp.Function("s", real=True)
+"""s, as in the statement: s(j, x_Ω) is the j-th output of the scale net."""
+
+
+def coupling_statement() -> sp.Eq:
+    """The stored statement: log|det ∂z/∂x| = Σⱼ₌₁^{n−|Ω|} sⱼ(x_Ω), n and |Ω| symbolic."""
+    n, k = (
+        sp.Symbol("n", integer=True, positive=True),
+        sp.Symbol("|Ω|", integer=True, nonnegative=True),
     )
+    j = sp.Symbol("j", integer=True, positive=True)
+    jac = sp.MatrixSymbol("J", n, n)
+    return sp.Eq(
+        sp.log(sp.Abs(sp.Determinant(jac))), sp.Sum(S_FUNCTION(j, sp.Symbol("x_Ω")), (j, 1, n - k))
+    )
+
+
+def _permutation() -> Step:
+    n = sp.Symbol("n", integer=True, positive=True)
+    a, b, c = sp.symbols("a b c", integer=True)  # σ(i), σ(j), the column index
+    product = sp.Sum(sp.KroneckerDelta(a, c) * sp.KroneckerDelta(b, c), (c, 0, n - 1)).doit()
+    inside = (a >= 0) & (a <= n - 1)
+    return require(
+        product == sp.Piecewise((sp.KroneckerDelta(a, b), inside), (0, True)),
+        "(P_σP_σᵀ)ᵢⱼ = Σ_c δ(σ(i), c) δ(σ(j), c) = δ(σ(i), σ(j)) for σ(i) ∈ {0..n−1}, = δᵢⱼ since "
+        "σ = (Ω, Ωᶜ) is a bijection: P_σ is orthogonal, det(P_σ)² = 1 (n symbolic)",
+    )
+
+
+def _blocks() -> Step:
+    i, j = sp.symbols("i j", integer=True)
+    a, b = sp.IndexedBase("x_Omega", real=True), sp.IndexedBase("x_Omegac", real=True)
+    block = sp.Symbol("x_Ω")  # s and t depend on the Ω block only
+    s, t = sp.Function("s", real=True), sp.Function("t", real=True)
+    z_a = a[i]
+    z_b = b[i] * sp.exp(s(i, block)) + t(i, block)
+    return require(
+        sp.diff(z_a, a[j]) == sp.KroneckerDelta(i, j)
+        and sp.diff(z_a, b[j]) == 0
+        and sp.expand(sp.diff(z_b, b[j]) - sp.KroneckerDelta(i, j) * sp.exp(s(i, block))) == 0,
+        "in σ order, for symbolic indices i, j: ∂(z_Ω)ᵢ/∂(x_Ω)ⱼ = δᵢⱼ (I_k), ∂(z_Ω)ᵢ/∂(x_Ωᶜ)ⱼ = 0, "
+        "∂(z_Ωᶜ)ᵢ/∂(x_Ωᶜ)ⱼ = δᵢⱼ e^{sᵢ(x_Ω)} (diag(e^s)): J′ = [[I, 0], [C, diag(e^s)]]",
+    )
+
+
+def _block_determinant() -> Step:
+    k, m = sp.symbols("k m", integer=True, positive=True)
+    c, dmat = sp.MatrixSymbol("C", m, k), sp.MatrixSymbol("D", m, m)
+    jp = sp.BlockMatrix([[sp.Identity(k), sp.ZeroMatrix(k, m)], [c, dmat]])
+    p = sp.MatrixSymbol("P", k + m, k + m)
+    full = sp.Determinant(p.T * sp.MatrixSymbol("Jp", k + m, k + m) * p).doit()
+    full = full.replace(lambda e: isinstance(e, sp.Determinant), lambda e: e.doit())
+    return require(
+        sp.Determinant(jp).doit() == sp.Determinant(dmat)
+        and sp.expand(
+            full - sp.Determinant(p) ** 2 * sp.Determinant(sp.MatrixSymbol("Jp", k + m, k + m))
+        )
+        == 0,
+        "det [[I_k, 0], [C, D]] = det(D) (block determinant, k and m symbolic) and "
+        "det J = det(P_σᵀJ′P_σ) = det(P_σ)² det J′ = det J′",
+    )
+
+
+def _diag_exp(m_sym: sp.Symbol) -> tuple[Step, sp.Expr]:
+    j = sp.Symbol("j", integer=True, positive=True)
+    sv = sp.IndexedBase("s", real=True)
+    base = require(
+        sp.Matrix([[sp.exp(sv[1])]]).det() == sp.exp(sp.Sum(sv[j], (j, 1, 1)).doit()),
+        "m=1: det [e^{s₁}] = exp(s₁)",
+    )
+    m = sp.Symbol("m", integer=True, positive=True)
+    dm = sp.MatrixSymbol("D_m", m, m)
+    nxt = sp.BlockDiagMatrix(dm, sp.Identity(1) * sp.exp(sv[m + 1]))
+    det_next = (
+        sp.Determinant(nxt)
+        .doit()
+        .replace(
+            lambda e: isinstance(e, sp.Determinant) and isinstance(e.arg, sp.Identity),
+            lambda e: sp.Integer(1),
+        )
+    )
+    hypothesis = {sp.Determinant(dm): sp.exp(sp.Sum(sv[j], (j, 1, m)))}
+    step = require_zero(
+        sp.powsimp(det_next.subs(hypothesis))
+        - sp.powsimp(sp.exp(sp.Sum(sv[j], (j, 1, m)) + sv[m + 1])),
+        "m → m+1: det diag(D_m, e^{s_{m+1}}) = det(D_m)·e^{s_{m+1}} = exp(Σ_{j≤m+1} sⱼ)",
+    )
+    result = sp.Sum(sv[j], (j, 1, m_sym))
+    return by_induction(base, step, "det diag(e^{s₁}, …, e^{s_m}) = exp(Σⱼ sⱼ) for every m"), result
 
 
 @claim(
-    "for every n ≤ 5 and every mask Ω ⊂ {1..n} (empty and full included), the coupling "
-    "Jacobian satisfies P_σ J P_σ⁻¹ = [[I, 0], [*, diag(e^s)]] and log|det J| = 1ᵀs(x_Ω)",
-    _expression,
+    "for every n and every mask Ω ⊂ {1..n} (empty and full included), the coupling Jacobian "
+    "satisfies P_σ J P_σ⁻¹ = [[I, 0], [*, diag(e^s)]] and log|det J| = 1ᵀs(x_Ω)",
+    coupling_statement,
+    generality="all n ≥ 1, all masks Ω",
 )
-def coupling_log_det() -> Iterator[str]:
-    """Check claim 4 (seed problem 3) for all 62 masks with n ≤ 5."""
-    masks = coupling_jacobian_for_all_masks()
-    counts: dict[int, int] = {}
-    for mask in masks:
-        _check_mask(mask)
-        counts[len(mask)] = counts.get(len(mask), 0) + 1
-    for n in range(1, MAX_N + 1):
-        yield require(
-            counts.get(n) == 2**n,
-            f"n={n}: all {2**n} masks (|Ω| = 0..{n}) give the block form and log|det J| = 1ᵀs",
-        )
-    yield (
-        "edge cases: Ω = ∅ gives J = diag(e^s) with s constant, Ω = all gives J = I and "
-        "1ᵀs = 0 (empty sum)"
+def coupling_log_det(statement: sp.Eq) -> Iterator[Step]:
+    """Check claim 4 (seed problem 3) for symbolic n and |Ω|; see the module docstring."""
+    yield _permutation()
+    yield _blocks()
+    yield _block_determinant()
+    m = sp.Symbol("m", integer=True, nonnegative=True)
+    step, exponent = _diag_exp(m)
+    yield step
+    (n,) = [a for a in statement.free_symbols if a.name == "n"]
+    (k,) = [a for a in statement.free_symbols if a.name == "|Ω|"]
+    j = sp.Symbol("j", integer=True, positive=True)
+    s_of = {sp.IndexedBase("s", real=True)[j]: S_FUNCTION(j, sp.Symbol("x_Ω"))}
+    derived = sp.log(sp.Abs(sp.exp(exponent))).xreplace(s_of)
+    yield require_zero(
+        sp.expand_log(derived, force=False).subs(m, n - k) - statement.rhs,
+        "log|det J| = log exp(Σⱼ sⱼ) = Σⱼ₌₁^{n−|Ω|} sⱼ(x_Ω) (s real) equals the stated right-hand "
+        "side",
     )
+    yield require_zero(
+        statement.rhs.subs(k, n).doit(),
+        "Ω = {1..n}: J = I and the stated sum is empty, 0",
+    )
+    # Cross-check at concrete sizes: every mask with n ≤ 5, entry by entry.
+    for size in range(1, MAX_N + 1):
+        checked = [_check_mask(mask) for mask in itertools.product((False, True), repeat=size)]
+        yield concrete(
+            require(
+                all(isinstance(c, Step) for c in checked) and len(checked) == 2**size,
+                f"cross-check n={size}: each of the {2**size} masks gives the block form and "
+                "log|det J| = 1ᵀs entry by entry",
+            ),
+            f"n = {size}",
+        )
+    empty = coupling_jacobian((False, False, False))
+    yield concrete(
+        require(
+            empty.jacobian == sp.diag(*[sp.exp(v) for v in empty.s])
+            and all(v.args == () for v in empty.s),
+            "edge case Ω = ∅ (n = 3): J = diag(e^s) with s constant (a function of no x)",
+        ),
+        "n = 3",
+    )
+    from klmath.proofs.library import coupling_library_checks
+
+    yield from coupling_library_checks(statement.rhs, S_FUNCTION)
 
 
 def _derivative_symbols(

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 
 import sympy as sp
 
-from klmath.proofs._record import ProofFailure, claim, require_zero
+from klmath.proofs._record import ProofFailure, Step, claim, require, require_zero
 
 __all__ = ["kl_penalty_expectations"]
 
@@ -86,15 +86,18 @@ class _Softmax:
         return values
 
 
-def _zero(expr: sp.Expr, step: str) -> str:
+def _zero(expr: sp.Expr, step: str) -> Step:
     return require_zero(sp.expand(expr), step)
 
 
-def _nonzero(expr: sp.Expr, at: dict[sp.Symbol, sp.Rational], step: str) -> str:
+def _nonzero(expr: sp.Expr, at: dict[sp.Symbol, sp.Rational], step: str) -> Step:
     value = sp.N(expr.subs(at), 30)
     if not (value.is_number and abs(value) > sp.Float("1e-10")):
         raise ProofFailure(f"{step}: value {value} at {at} is not clearly nonzero")
-    return f"{step} (= {float(value):.4g} at u = 1..K, p = 1/4, 1/8, ...)"
+    return require(
+        bool(abs(value) > sp.Float("1e-10")),
+        f"{step} (= {float(value):.4g} at u = 1..K, p = 1/4, 1/8, ...)",
+    )
 
 
 @claim(
@@ -102,8 +105,9 @@ def _nonzero(expr: sp.Expr, at: dict[sp.Symbol, sp.Rational], step: str) -> str:
     "E[k2] ≠ KL; as a loss ∇k1 → 0, ∇k2 → ∇KL(q‖p), ∇k3 → ∇KL(p‖q); as a REINFORCE reward "
     "k1 → ∇KL(q‖p), k2 → ∇½E[ℓ²] − ∇KL(q‖p), k3 → ∇KL(q‖p) − ∇KL(p‖q)",
     _expression,
+    generality="K = 2, 3, 4 softmax categories",
 )
-def kl_penalty_expectations() -> Iterator[str]:
+def kl_penalty_expectations(statement: sp.Basic) -> Iterator[Step]:
     """Check the value and gradient table of :mod:`klmath.penalty`."""
     for k in (2, 3, 4):
         s = _Softmax(k)
@@ -171,10 +175,12 @@ def kl_penalty_expectations() -> Iterator[str]:
     def taylor(expr: sp.Expr, order: int) -> list[sp.Expr]:
         return [sp.diff(expr, eps, m).subs(eps, 0) / sp.factorial(m) for m in range(order)]
 
-    def zeros(coefficients: list[sp.Expr], step: str) -> str:
-        for m, c in enumerate(coefficients):
+    def zeros(coefficients: list[sp.Expr], step: str) -> Step:
+        checked = [
             require_zero(sp.expand(c), f"{step}: coefficient of ε^{m}")
-        return step
+            for m, c in enumerate(coefficients)
+        ]
+        return require(len(checked) == len(coefficients) > 0, step)
 
     mean_a = sum(pi * ai for pi, ai in zip(p, a, strict=True))
     var_a = sum(pi * (ai - mean_a) ** 2 for pi, ai in zip(p, a, strict=True))

@@ -1,45 +1,150 @@
 """Claim 5: maximising a tight lower bound maximises the objective (seed problem 6).
 
-Hypotheses: f(θ) = g(θ, φ) + h(θ, φ) for all φ, h ≥ 0, and for every θ the
-minimum min_φ h(θ, φ) = 0 is attained. Conclusion:
-argmax f = {θ : (θ, φ) ∈ argmax g}.
+For arbitrary sets Θ, Φ and real functions f on Θ, g, h on Θ × Φ with the hypotheses
 
-Proof steps (each checked below):
+* (decomposition) f(θ) = g(θ, φ) + h(θ, φ) for all θ, φ,
+* (non-negative gap) h(θ, φ) ≥ 0 for all θ, φ,
+* (attained zero) for every θ there is φ with h(θ, φ) = 0,
 
-1. g(θ, φ) = f(θ) − h(θ, φ) ≤ f(θ), so sup g ≤ sup f.
-2. At a minimiser φ_θ of h(θ, ·), g(θ, φ_θ) = f(θ), so sup_φ g(θ, φ) = f(θ) and
-   sup g = sup_θ sup_φ g = sup f (checked with SymPy's ``Max`` on symbolic grids).
-3. (⊆) θ* ∈ argmax f ⇒ g(θ*, φ_θ*) = f(θ*) = max f = max g.
-   (⊇) (θ, φ) ∈ argmax g ⇒ max f = g(θ, φ) ≤ f(θ) ≤ max f, so θ ∈ argmax f.
+the conclusion is argmax f = {θ : (θ, φ) ∈ argmax g for some φ}. This is a first-order
+statement, checked by the SMT solver z3: Θ and Φ are uninterpreted sorts (any sets,
+finite or not), f, g, h uninterpreted functions into the reals, the hypotheses
+quantified axioms; for each inclusion the negated conclusion together with the
+axioms is unsatisfiable. With the attained zero dropped, z3 *finds* a counterexample.
 
-The finite statement is then checked exhaustively on every table with
-|Θ|, |Φ| ≤ 3 and values in {0, 1, 2}, and the hypothesis is shown to matter:
-tables where min_φ h > 0 for some θ (or h < 0 somewhere) break the conclusion,
-and on an infinite Φ an infimum 0 that is not attained leaves argmax g empty.
+Second, independent checks: every finite table with |Θ|, |Φ| ≤ 3 and values in
+{0, 1, 2} (NumPy, exact integers), and on an infinite Φ = [1, ∞) an infimum 0 that is
+not attained (SymPy limits) leaves argmax g empty.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sympy as sp
 
-from klmath.proofs._record import ProofFailure, claim, require, require_zero
+from klmath.proofs._record import (
+    ProofFailure,
+    Step,
+    claim,
+    concrete,
+    require,
+    require_sat,
+    require_unsat,
+    require_zero,
+)
 
-__all__ = ["argmax_lemma", "exhaustive_argmax_check"]
+__all__ = [
+    "HYPOTHESES",
+    "LemmaStatement",
+    "argmax_lemma",
+    "exhaustive_argmax_check",
+    "lemma_statement",
+]
 
 VALUES = (0, 1, 2)
 MAX_SIDE = 3
 
 
-def _expression() -> sp.Basic:
-    theta, phi = sp.symbols("theta phi")
-    f, g = sp.Function("f"), sp.Function("g")
-    return sp.Eq(
-        sp.Function("argmax")(f(theta)),
-        sp.Function("proj_theta")(sp.Function("argmax")(g(theta, phi))),
+HYPOTHESES = {
+    "decomposition": "∀θ,φ: f(θ) = g(θ,φ) + h(θ,φ)",
+    "nonnegative": "∀θ,φ: h(θ,φ) ≥ 0",
+    "attained_zero": "∀θ ∃φ: h(θ,φ) = 0",
+}
+"""The hypotheses a lemma statement may name, in words."""
+
+
+@dataclass(frozen=True)
+class LemmaStatement:
+    """A first-order statement of the lemma: its hypotheses (names from HYPOTHESES).
+
+    The conclusion is always argmax f = {θ : (θ, φ) ∈ argmax g}, both inclusions.
+    """
+
+    hypotheses: tuple[str, ...] = ("decomposition", "nonnegative", "attained_zero")
+
+    def __str__(self) -> str:
+        hyps = "; ".join(HYPOTHESES.get(h, h) for h in self.hypotheses)
+        return f"{hyps} ⊢ argmax_θ f = {{θ : (θ, φ) ∈ argmax g}}"
+
+
+def lemma_statement() -> LemmaStatement:
+    """The stored statement of claim 5 (all three hypotheses)."""
+    return LemmaStatement()
+
+
+def _z3_problem(hypotheses: tuple[str, ...]) -> tuple[list[Any], Any, Any]:
+    """The axioms for ``hypotheses`` and the negations of the two inclusions (z3 formulas)."""
+    try:
+        import z3
+    except ImportError:
+        raise ProofFailure(
+            "the first-order proof needs the SMT solver z3: pip install 'klmath[proofs]' "
+            "(or z3-solver)"
+        ) from None
+
+    theta_sort, phi_sort = z3.DeclareSort("Theta"), z3.DeclareSort("Phi")
+    real = z3.RealSort()
+    f = z3.Function("f", theta_sort, real)
+    g = z3.Function("g", theta_sort, phi_sort, real)
+    h = z3.Function("h", theta_sort, phi_sort, real)
+    t, t2 = z3.Consts("t t2", theta_sort)
+    p, p2 = z3.Consts("p p2", phi_sort)
+    formulas = {
+        "decomposition": z3.ForAll([t, p], f(t) == g(t, p) + h(t, p)),
+        "nonnegative": z3.ForAll([t, p], h(t, p) >= 0),
+        "attained_zero": z3.ForAll([t], z3.Exists([p], h(t, p) == 0)),
+    }
+    unknown = [name for name in hypotheses if name not in formulas]
+    if unknown:
+        raise ProofFailure(f"unknown hypotheses {unknown}; known: {sorted(formulas)}")
+    theta0 = z3.Const("theta0", theta_sort)
+
+    def in_argmax_f(x: Any) -> Any:
+        return z3.ForAll([t2], f(t2) <= f(x))
+
+    def in_argmax_g(x: Any, y: Any) -> Any:
+        return z3.ForAll([t2, p2], g(t2, p2) <= g(x, y))
+
+    subset = z3.Not(z3.Implies(in_argmax_f(theta0), z3.Exists([p], in_argmax_g(theta0, p))))
+    superset = z3.Not(z3.Implies(z3.Exists([p], in_argmax_g(theta0, p)), in_argmax_f(theta0)))
+    return [formulas[name] for name in hypotheses], subset, superset
+
+
+def _solver(*formulas: Any) -> Any:
+    import z3
+
+    solver = z3.Solver()
+    solver.set("timeout", 10_000)
+    solver.add(*formulas)
+    return solver
+
+
+def _first_order(statement: LemmaStatement) -> Iterator[Step]:
+    axioms, subset, superset = _z3_problem(statement.hypotheses)
+    yield require_unsat(
+        _solver(*axioms, superset),
+        "(⊇) z3: the hypotheses and (θ₀, φ) ∈ argmax g with θ₀ ∉ argmax f are unsatisfiable",
+    )
+    yield require_unsat(
+        _solver(*axioms, subset),
+        "(⊆) z3: the hypotheses and θ₀ ∈ argmax f with no φ making (θ₀, φ) a maximiser of g are "
+        "unsatisfiable, for uninterpreted sorts Θ, Φ (all sets) and functions f, g, h",
+    )
+    weaker = tuple(h for h in statement.hypotheses if h != "attained_zero")
+    axioms, _, superset = _z3_problem(weaker)
+    step, model = require_sat(
+        _solver(*axioms, superset),
+        "attainment matters: without ∀θ ∃φ h(θ,φ) = 0, z3 finds a model with (θ₀, φ) ∈ argmax g "
+        "and θ₀ ∉ argmax f",
+    )
+    yield require(
+        len(model.decls()) > 0,
+        f"{step} (a counterexample with {len(model.decls())} interpreted symbols)",
     )
 
 
@@ -84,41 +189,7 @@ def exhaustive_argmax_check(
     }
 
 
-def _symbolic_sup_steps() -> Iterator[str]:
-    f_vals = sp.symbols(f"f0:{MAX_SIDE}", real=True)
-    h = sp.Symbol("h", nonnegative=True)
-    f = sp.Symbol("f", real=True)
-    yield require(
-        sp.Le(f - h, f) == sp.true,
-        "step 1: g(θ, φ) = f(θ) − h(θ, φ) ≤ f(θ) for h ≥ 0 (SymPy decides f − h ≤ f)",
-    )
-    checked = 0
-    for n_theta in range(1, MAX_SIDE + 1):
-        for n_phi in range(1, MAX_SIDE + 1):
-            # Where in each row the attained zero of h sits; all other h entries are
-            # arbitrary non-negative symbols (which may be 0 too).
-            for zeros in itertools.product(range(n_phi), repeat=n_theta):
-                g = [
-                    f_vals[i] - (0 if zeros[i] == j else sp.Symbol(f"h{i}{j}", nonnegative=True))
-                    for i in range(n_theta)
-                    for j in range(n_phi)
-                ]
-                if sp.Max(*g) != sp.Max(*f_vals[:n_theta]):
-                    raise ProofFailure(
-                        f"step 2: max g ≠ max f for |Θ|={n_theta}, |Φ|={n_phi}, zeros at {zeros}"
-                    )
-                checked += 1
-    yield (
-        f"step 2: max_(θ,φ) g = max_θ f for symbolic real f and symbolic h ≥ 0 with an attained "
-        f"zero in each row, every |Θ|, |Φ| ≤ {MAX_SIDE} and every zero position ({checked} grids)"
-    )
-    yield (
-        "step 3: (⊆) θ* ∈ argmax f, h(θ*, φ*) = 0 ⇒ g(θ*, φ*) = f(θ*) = max f = max g; "
-        "(⊇) (θ, φ) ∈ argmax g ⇒ max f = max g = g(θ, φ) ≤ f(θ) ≤ max f"
-    )
-
-
-def _counterexample_infinite() -> str:
+def _counterexample_infinite() -> Step:
     # Θ = {a, b}, Φ = [1, ∞): f(a) = 1, f(b) = 0, h(a, φ) = 1/φ (inf 0, never attained),
     # h(b, φ) = 0. Then g(a, φ) = 1 − 1/φ < 1 = sup g, so argmax g = ∅ ≠ {a} = argmax f.
     phi = sp.Symbol("phi", positive=True)
@@ -134,17 +205,8 @@ def _counterexample_infinite() -> str:
     )
 
 
-@claim(
-    "if f(θ) = g(θ,φ) + h(θ,φ) with h ≥ 0 and min_φ h(θ,φ) = 0 attained for every θ, then "
-    "argmax f = {θ : (θ,φ) ∈ argmax g}; without the hypothesis the conclusion can fail",
-    _expression,
-)
-def argmax_lemma() -> Iterator[str]:
-    """Check claim 5 (seed problem 6): proof steps, exhaustive grids, counterexamples."""
-    yield from _symbolic_sup_steps()
-    total = hyp = 0
-    violating_fail = 0
-    negative_fail = 0
+def _finite_tables() -> Iterator[Step]:
+    total = hyp = violating_fail = negative_fail = 0
     for n_theta in range(1, MAX_SIDE + 1):
         for n_phi in range(1, MAX_SIDE + 1):
             counts = exhaustive_argmax_check(n_theta, n_phi)
@@ -157,30 +219,50 @@ def argmax_lemma() -> Iterator[str]:
             total += counts["tables"]
             hyp += counts["hypotheses"]
             violating_fail += counts["violating_and_conclusion_fails"]
-    yield (
-        f"exhaustive: all {hyp} tables with |Θ|, |Φ| ≤ {MAX_SIDE}, f, h ∈ {{0,1,2}} that satisfy "
-        f"the hypotheses satisfy the conclusion (of {total} tables enumerated)"
+    yield concrete(
+        require(
+            hyp > 0 and total > hyp,
+            f"cross-check: all {hyp} tables with |Θ|, |Φ| ≤ {MAX_SIDE}, f, h ∈ {{0,1,2}} that "
+            f"satisfy the hypotheses satisfy the conclusion (of {total} tables enumerated)",
+        ),
+        f"|Θ|, |Φ| ≤ {MAX_SIDE}",
     )
-    yield require(
-        violating_fail > 0,
-        f"the hypothesis matters: {violating_fail} of the enumerated tables with some "
-        "min_φ h(θ, φ) > 0 break the conclusion",
-    )
-    f = np.array([2, 1])
-    h = np.array([[2], [0]])
-    g = f[:, None] - h
-    yield require(
-        bool(np.argmax(f) == 0 and np.argmax(g[:, 0]) == 1 and h.min(axis=1)[0] > 0),
-        "counterexample: Θ = {0, 1}, Φ = {0}, f = (2, 1), h = (2, 0): min h(0, ·) = 2 > 0, "
-        "argmax f = {0} but argmax g = {(1, 0)}",
+    yield concrete(
+        require(
+            violating_fail > 0,
+            f"cross-check: {violating_fail} of the enumerated tables with some min_φ h(θ, φ) > 0 "
+            "break the conclusion",
+        ),
+        f"|Θ|, |Φ| ≤ {MAX_SIDE}",
     )
     for n_theta, n_phi in ((2, 1), (2, 2)):
         negative_fail += exhaustive_argmax_check(n_theta, n_phi, h_values=(-1, 0, 1))[
             "violating_and_conclusion_fails"
         ]
-    yield require(
-        negative_fail > 0,
-        f"a negative gap breaks it too: {negative_fail} tables with h ∈ {{−1, 0, 1}} and "
-        "|Θ| = 2 have some h < 0 (so min_φ h < 0) and a wrong argmax",
+    yield concrete(
+        require(
+            negative_fail > 0,
+            f"cross-check: a negative gap breaks it too: {negative_fail} tables with "
+            "h ∈ {−1, 0, 1} and |Θ| = 2 have some h < 0 and a wrong argmax",
+        ),
+        "|Θ| = 2, |Φ| ≤ 2",
     )
+
+
+@claim(
+    "if f(θ) = g(θ,φ) + h(θ,φ) with h ≥ 0 and min_φ h(θ,φ) = 0 attained for every θ, then "
+    "argmax f = {θ : (θ,φ) ∈ argmax g}; without attainment the conclusion can fail",
+    lemma_statement,
+    generality="all sets Θ, Φ and real functions f, g, h",
+    uses=("z3's decision for the quantified formulas (unsat is a proof)",),
+)
+def argmax_lemma(statement: LemmaStatement) -> Iterator[Step]:
+    """Check claim 5 (seed problem 6): z3 for all sets, tables and a limit as cross-checks."""
+    if not isinstance(statement, LemmaStatement):
+        raise ProofFailure(f"the statement {statement!r} is not a LemmaStatement")
+    yield from _first_order(statement)
+    yield from _finite_tables()
     yield _counterexample_infinite()
+    from klmath.proofs.library import lemma_library_checks
+
+    yield from lemma_library_checks()

@@ -1,0 +1,172 @@
+"""Mutation testing of klmath's core modules with mutmut, one module at a time.
+
+``make mutate`` runs every module; ``make mutate MODULE=coupling`` one of them
+(``python bench/mutate.py coupling``). Each module is mutated in its own scratch
+copy of the repository (``build/mutmut/MODULE``), and each mutant is tested only by
+that module's tests (the ``TESTS`` table below; mutmut further narrows them to the
+tests that call the mutated function). The score, the wall time and every
+surviving mutant (with its diff) are written as the record ``mutation_MODULE``
+(``docs/results/mutation_MODULE.json``); ``docs/mutation.md`` renders the scores
+and lists each survivor with the reason it is equivalent or out of scope.
+
+mutmut 3 mutates the bodies of functions and methods (not module-level constants:
+those are checked by the proof run, ``python -m klmath.proofs``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from klmath._records import write_record  # noqa: E402
+
+# Module -> the tests that state its mathematics (globs relative to the repository).
+# The whole-proof-run tests (tests/test_proofs_claims.py) are left out: each mutant
+# would rerun every claim; tests/test_proofs_library.py runs the same library checks.
+TESTS: dict[str, list[str]] = {
+    "gaussian": [
+        "tests/test_gaussian_*.py",
+        "tests/test_proofs_library.py",
+    ],
+    "_gaussian_pairs": ["tests/test_registry_*.py"],
+    "registry": ["tests/test_registry_*.py"],
+    "montecarlo": ["tests/test_montecarlo_*.py"],
+    "mixture": ["tests/test_montecarlo_mixture.py", "tests/test_mixture_*.py"],
+    "coupling": [
+        "tests/test_coupling_properties.py",
+        "tests/test_coupling_errors.py",
+        "tests/test_coupling_api.py",
+        "tests/test_proofs_numerics.py",
+        "tests/test_proofs_library.py",
+    ],
+    "flow1d": [
+        "tests/test_flow1d_properties.py",
+        "tests/test_flow1d_errors.py",
+        "tests/test_flow1d_inverse_ends.py",
+        "tests/test_flow1d_brackets.py",
+        "tests/test_proofs_numerics.py",
+        "tests/test_proofs_library.py",
+    ],
+    "lemma": ["tests/test_lemma_*.py", "tests/test_proofs_library.py"],
+}
+
+_COPY = ("klmath", "tests", "pyproject.toml", "docs/results")
+
+
+def _config(module: str, tests: list[str]) -> str:
+    def toml_list(items: list[str]) -> str:
+        return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+    return (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["klmath"]\n'
+        f'only_mutate = ["klmath/{module}.py"]\n'
+        f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
+        # The patched-copy tests run the proofs on a copy of klmath in a subprocess:
+        # meaningless (and failing) inside mutmut's trampolined copy.
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "-k", "not patched"]\n'
+    )
+
+
+def _scratch(module: str) -> Path:
+    work = ROOT / "build" / "mutmut" / module
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for name in _COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, work / name)
+    tests = sorted({str(p.relative_to(ROOT)) for g in TESTS[module] for p in ROOT.glob(g)})
+    with (work / "pyproject.toml").open("a") as fh:
+        fh.write(_config(module, tests))
+    return work
+
+
+def _results(work: Path, mutmut: str) -> dict[str, str]:
+    out = subprocess.run(
+        [mutmut, "results", "--all", "true"], cwd=work, capture_output=True, text=True, check=True
+    ).stdout
+    status: dict[str, str] = {}
+    for line in out.splitlines():
+        name, _, state = line.strip().rpartition(": ")
+        if name:
+            status[name] = state
+    return status
+
+
+def _diff(work: Path, mutmut: str, name: str) -> str:
+    done = subprocess.run([mutmut, "show", name], cwd=work, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def run(module: str, max_children: int) -> dict[str, object]:
+    """Mutate ``module``, test every mutant, write the record; return its values."""
+    mutmut = str(Path(sys.executable).parent / "mutmut")
+    work = _scratch(module)
+    env = dict(os.environ, CI="1", OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
+    start = time.perf_counter()
+    done = subprocess.run(
+        [mutmut, "run", "--max-children", str(max_children)], cwd=work, env=env, text=True
+    )
+    seconds = time.perf_counter() - start
+    status = _results(work, mutmut)
+    counts: dict[str, int] = {}
+    for state in status.values():
+        counts[state] = counts.get(state, 0) + 1
+    judged = {k: v for k, v in status.items() if v not in ("skipped", "not checked")}
+    killed = sum(
+        v in ("killed", "timeout", "segfault", "caught by type check") for v in judged.values()
+    )
+    survivors = {
+        k: _diff(work, mutmut, k) for k, v in status.items() if v in ("survived", "no tests")
+    }
+    values = {
+        "module": module,
+        "mutants": len(status),
+        "killed": killed,
+        "score": killed / len(judged) if judged else None,
+        "counts": counts,
+        "seconds": round(seconds, 1),
+        "tests": TESTS[module],
+        "survivors": survivors,
+        "exit_code": done.returncode,
+    }
+    write_record(f"mutation_{module}", values, command=f"make mutate MODULE={module}")
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", default=list(TESTS), help="modules (default: all)")
+    parser.add_argument("--max-children", type=int, default=2, help="parallel test processes")
+    args = parser.parse_args(argv)
+    unknown = [m for m in args.modules if m not in TESTS]
+    if unknown:
+        parser.error(f"unknown module(s) {unknown}; choose from {sorted(TESTS)}")
+    for module in args.modules:
+        values = run(module, args.max_children)
+        score = values["score"]
+        print(
+            f"{module}: {values['killed']}/{values['mutants']} killed "
+            f"({'n/a' if score is None else f'{100 * float(score):.1f} %'}), "
+            f"{len(values['survivors'])} survivors, {values['seconds']} s",  # type: ignore[arg-type]
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
