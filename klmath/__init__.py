@@ -4,7 +4,8 @@ Every formula is derived in SymPy (:mod:`klmath.proofs`), checked against mpmath
 and attacked by Hypothesis property tests. The public API:
 
 * Gaussian KL in closed form: :func:`gaussian_kl`, :func:`gaussian_kl_diag`,
-  :func:`gaussian_kl_tril` (NumPy or torch, batched, differentiable).
+  :func:`gaussian_kl_tril` (NumPy or torch, batched, differentiable), and between
+  every pair of two sets, :func:`gaussian_kl_matrix`.
 * Monte Carlo KL with error bars and one entry point: :func:`mc_kl`, :func:`kl`,
   :func:`register_kl`; bounds for Gaussian mixtures: :func:`gaussian_mixture_kl_bounds`.
 * Affine coupling with an arbitrary mask: :class:`AffineCoupling`.
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from klmath.discrete import discrete_entropy, discrete_kl
 from klmath.divergence import EntropyResult, KLMonteCarloWarning, KLResult, entropy, kl
 from klmath.gaussian import gaussian_kl, gaussian_kl_diag, gaussian_kl_tril
+from klmath.gaussian_matrix import gaussian_kl_matrix
 from klmath.knn import knn_kl
 from klmath.lemma import ArgmaxLemmaResult, check_argmax_lemma
 from klmath.montecarlo import (
@@ -101,6 +103,7 @@ __all__ = [  # noqa: RUF022 - grouped by seed problem, not sorted
     # Gaussian KL (seed problem 5)
     "gaussian_kl",
     "gaussian_kl_diag",
+    "gaussian_kl_matrix",
     "gaussian_kl_tril",
     # Monte Carlo KL and the kl() entry point (seed problem 4)
     "ESTIMATORS",

@@ -44,19 +44,26 @@ Implementation choice: everything is computed in torch; NumPy inputs go
 through :func:`torch.from_numpy` and back (``klmath._backend``), so each formula
 is written once and NumPy float64 results are bit-identical to torch's.
 
-Speed: when no gradient is needed (NumPy inputs, ``torch.no_grad()``, or
-tensors that do not require grad) the same quantities are computed in place in
-a few reused buffers (on CPU, page faults on fresh large temporaries cost as
-much as the arithmetic), with one log1p per ratio for eᵛ − 1 − v
-(:func:`_expm1_minus_log_ratio`, ≤ 7 ulp measured against mpmath) and one
-synchronization for the checks; bad input then falls back to the careful path,
-which raises the documented errors. With autograd the out-of-place path is used.
+Speed: each public function has *careful* paths (the reference: out-of-place,
+differentiable, every check raising its documented error) and *fast* paths, listed
+with the inputs that select them in :data:`FAST_PATHS`. The fast paths compute the
+same non-negative sum with every input check deferred to one synchronization at the
+end; if any check fails (or the KL overflows) the call is redone on the careful
+path, which names the problem. Without autograd the matrix forms run through
+:mod:`klmath._gaussian_fast` (chunks of the batch in reused buffers, in-place
+LAPACK, one solve per chunk); with autograd the covariance and
+diagonal forms run the same forward pass inside an autograd Function whose
+backward is the closed-form gradient. The fast eᵘ − 1 − u of the diagonal terms
+(:func:`_expm1_minus_log_ratio`) uses one log1p per ratio (≤ 7 ulp measured
+against mpmath). ``tests/test_gaussian_fast_paths.py`` ties every fast path to
+the careful one.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from klmath._backend import as_tensors, from_torch
@@ -71,14 +78,105 @@ from klmath._validation import (
     check_symmetric,
     cholesky_factor,
     first_index,
+    symmetry_tolerance,
 )
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["gaussian_kl", "gaussian_kl_diag", "gaussian_kl_tril"]
+__all__ = ["FAST_PATHS", "FastPath", "gaussian_kl", "gaussian_kl_diag", "gaussian_kl_tril"]
 
 ArrayT = TypeVar("ArrayT")
+
+
+@dataclass(frozen=True)
+class FastPath:
+    """One fast path of a Gaussian KL function, and the inputs that select it.
+
+    Attributes
+    ----------
+    function : str
+        ``"gaussian_kl"``, ``"gaussian_kl_tril"`` or ``"gaussian_kl_diag"``.
+    path : str
+        What the path does, in words.
+    when : str
+        The condition that selects it (besides valid input).
+    dims : tuple of int
+        Dimensions d at which it is selected (with ``batch`` and ``grad``).
+    batch : tuple of int
+        A batch shape of the four arguments (all equal unless ``broadcast``).
+    grad : bool
+        Whether the inputs require grad (True: the autograd Function path).
+    broadcast : bool
+        The second Gaussian unbatched, broadcasting against the first.
+    """
+
+    function: str
+    path: str
+    when: str
+    dims: tuple[int, ...]
+    batch: tuple[int, ...] = (3,)
+    grad: bool = False
+    broadcast: bool = False
+
+
+FAST_PATHS: tuple[FastPath, ...] = (
+    FastPath("gaussian_kl", "unrolled Cholesky and substitution", "d ≤ 3, no grad", (1, 2, 3)),
+    FastPath(
+        "gaussian_kl",
+        "chunked in-place LAPACK Cholesky and solve",
+        "4 ≤ d < 64, equal batch shapes, no grad",
+        (4, 16),
+    ),
+    FastPath(
+        "gaussian_kl",
+        "chunked in-place LAPACK, split solve (zero block skipped)",
+        "d ≥ 64, equal batch shapes, no grad",
+        (64, 100, 256),
+    ),
+    FastPath(
+        "gaussian_kl",
+        "whole-batch in-place LAPACK (broadcast batch shapes)",
+        "d ≥ 4, batch shapes differ, no grad",
+        (4, 64),
+        broadcast=True,
+    ),
+    FastPath(
+        "gaussian_kl",
+        "autograd Function: a fast forward, closed-form gradients",
+        "any input requires grad",
+        (2, 16),
+        grad=True,
+    ),
+    FastPath("gaussian_kl_tril", "unrolled substitution", "d ≤ 3, no grad", (1, 2, 3)),
+    FastPath(
+        "gaussian_kl_tril",
+        "chunked in-place LAPACK solve",
+        "d ≥ 4, equal batch shapes, no grad",
+        (4, 16, 64),
+    ),
+    FastPath(
+        "gaussian_kl_tril",
+        "whole-batch in-place LAPACK (broadcast batch shapes)",
+        "d ≥ 4, batch shapes differ, no grad",
+        (5,),
+        broadcast=True,
+    ),
+    FastPath("gaussian_kl_diag", "fused elementwise kernel", "no grad", (1, 2, 32)),
+    FastPath(
+        "gaussian_kl_diag",
+        "autograd Function: the fused forward, closed-form gradients",
+        "any input requires grad",
+        (1, 32),
+        grad=True,
+    ),
+)
+"""Every fast path of the Gaussian KL functions, with inputs that select it.
+
+Inputs that fail a check, and KLs that overflow, always end on the careful path.
+``gaussian_kl_matrix`` (:mod:`klmath.gaussian_matrix`) has its own product form
+and recomputes the entries it cannot guarantee with the careful Cholesky form.
+"""
 
 # Below this |v| the Taylor series of eᵛ − 1 − v is used; above it, expm1(v) − v
 # loses at most ~16 ulp to cancellation ((|eᵛ − 1| + |v|)/(eᵛ − 1 − v) ≤ 16.4).
@@ -216,30 +314,35 @@ def _kl_from_factors(
     mean1: torch.Tensor,
     tril1: torch.Tensor,
     *,
+    careful: bool = False,
     own_tril0: bool = False,
 ) -> torch.Tensor:
     """KL from validated Cholesky factors: ½(‖X‖² + ‖δ‖²) + Σ (eᵛ − 1 − v).
 
-    ``own_tril0``: tril0 is a temporary of the caller's (a fresh Cholesky factor)
-    that the no-autograd path may overwrite.
+    ``careful`` (or inputs that need a gradient): the reference evaluation, out of
+    place and differentiable. Otherwise the same quantities in place, for any
+    broadcast of batch shapes. ``own_tril0``: tril0 is a temporary of the caller's
+    (a fresh Cholesky factor) that the in-place evaluation may overwrite.
     """
     import torch
 
     diag0 = tril0.diagonal(dim1=-2, dim2=-1).contiguous()
     diag1 = tril1.diagonal(dim1=-2, dim2=-1).contiguous()
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (mean0, tril0, mean1, tril1)):
+    if careful or (
+        torch.is_grad_enabled() and any(t.requires_grad for t in (mean0, tril0, mean1, tril1))
+    ):
         squares = _solved_squares(tril1, tril0 - tril1, (mean1 - mean0).unsqueeze(-1))
         return 0.5 * squares + _expm1_minus_x(_log_ratio(diag0, diag1)).sum(-1)
     squares = _solved_squares_in_place(tril1, tril0, mean1 - mean0, overwrite_tril0=own_tril0)
     return squares.mul_(0.5).add_(_diagonal_terms(diag0, diag1))
 
 
-def _unrolled_cholesky(cov: torch.Tensor, name: str) -> list[list[torch.Tensor]]:
+def _unrolled_factor(cov: torch.Tensor) -> tuple[list[list[torch.Tensor]], torch.Tensor]:
     """Cholesky factor of small matrices (d ≤ _UNROLLED_MAX_D) as entries L[i][j], i ≥ j.
 
     The column-by-column algorithm of LAPACK's unblocked potrf, vectorized over
-    the batch; a pivot that is not > 0 (or NaN) raises the same error as
-    :func:`klmath._validation.cholesky_factor`.
+    the batch. Also returns, per matrix, the order of the first pivot that is not
+    > 0 (or NaN), 0 if none: the factor is valid where that is 0.
     """
     import torch
 
@@ -259,6 +362,12 @@ def _unrolled_cholesky(cov: torch.Tensor, name: str) -> list[list[torch.Tensor]]
             for k in range(j):
                 entry = entry - rows[i][k] * rows[j][k]
             rows[i].append(entry / diag)
+    return rows, failed_order
+
+
+def _unrolled_cholesky(cov: torch.Tensor, name: str) -> list[list[torch.Tensor]]:
+    """:func:`_unrolled_factor`, raising the error of :func:`klmath._validation.cholesky_factor`."""
+    rows, failed_order = _unrolled_factor(cov)
     if bool((failed_order != 0).any()):
         check_finite(cov, name, event_dims=2)
         bad = failed_order != 0
@@ -277,7 +386,10 @@ def _unrolled_kl(
     mean1: torch.Tensor,
     l1: list[list[torch.Tensor]],
 ) -> torch.Tensor:
-    """The same sum as :func:`_kl_from_factors`, by forward substitution entry by entry."""
+    """The same sum as :func:`_kl_from_factors`, by forward substitution entry by entry.
+
+    Differentiable; without autograd the diagonal terms take the fast form.
+    """
     import torch
 
     d = len(l1)
@@ -346,41 +458,402 @@ def _expm1_minus_log_ratio(
     smallest = buf.amin()
     abs_u = torch.div(diff, buf, out=buf).abs_().log1p_()
     u = torch.copysign(abs_u, diff)
-    coeffs = _SERIES_COEFFS if u.dtype == torch.float64 else _SERIES_COEFFS[:_SERIES_TERMS_FLOAT32]
-    tensors = _series_coeff_tensors(u.dtype, u.device)
-    acc = u * coeffs[-1]
-    acc.add_(coeffs[-2])
-    for c in reversed(tensors[: len(coeffs) - 2]):
-        torch.addcmul(c, acc, u, out=acc)
+    c = _series_coeff_tensors(u.dtype, u.device)
+    n = len(c) if u.dtype == torch.float64 else _SERIES_TERMS_FLOAT32
+    acc = torch.addcmul(c[n - 2], u, c[n - 1])
+    for k in range(n - 3, -1, -1):
+        torch.addcmul(c[k], acc, u, out=acc)
     series = acc.mul_(u).mul_(u)
-    # floor(|u|/ρ) clamped to 1: exactly 1 for |u| ≥ ρ = 1/4, exactly 0 below (ρ a power of 2).
-    far = abs_u.mul_(1 / _SERIES_RADIUS).floor_().clamp_(max=1.0)
+    # 1.0 where |u| ≥ ρ, 0.0 below: the in-place comparison writes the weight as a float.
+    far = abs_u.ge_(_SERIES_RADIUS)
     r_minus_u = torch.div(diff, b, out=diff).sub_(u)
     return torch.lerp(series, r_minus_u, far, out=series), u, smallest
 
 
-def _diag_kl_fast(
-    m0: torch.Tensor, v0: torch.Tensor, m1: torch.Tensor, v1: torch.Tensor, shape: tuple[int, ...]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """½ Σ (eᵘ − 1 − u + Δμ²/σ₁²) without autograd, and min(var0, var1).
+# Up to this size of the last axis, sums over it are a matrix-vector product with a
+# constant vector: torch's reduction over a short contiguous axis is slow on CPU
+# (measured 17 µs for 1000 x 2 against 2 µs, and 1.5 ms against 0.09 ms for 100000 x 2).
+_SUM_BY_MATMUL_MAX = 32
 
-    See :func:`_expm1_minus_log_ratio`; valid only when the returned minimum is
-    > 0 and the result is finite (the caller checks both).
+
+@functools.cache
+def _filled(d: int, value: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    import torch
+
+    return torch.full((d,), value, dtype=dtype, device=device)
+
+
+def _half_sum_last(x: torch.Tensor) -> torch.Tensor:
+    """½ Σ over the last axis, without autograd.
+
+    Every summand is ≥ 0 where this is used, so any summation order is accurate
+    to a few ulps; multiplying by ½ is exact.
+    """
+    d = x.shape[-1]
+    if d > _SUM_BY_MATMUL_MAX:
+        return x.sum(-1).mul_(0.5)
+    return x @ _filled(d, 0.5, x.dtype, x.device)
+
+
+def _plain_tensors(*args: object) -> list[torch.Tensor] | None:
+    """The arguments if they are float32/float64 tensors of one dtype and device, else None.
+
+    The common case of every call: it skips the general conversion in
+    :func:`klmath._backend.as_tensors`, which handles NumPy arrays, numbers and
+    mixed dtypes (and raises the errors for bad kinds).
+    """
+    import torch
+
+    first = args[0]
+    if not isinstance(first, torch.Tensor) or first.dtype not in (torch.float64, torch.float32):
+        return None
+    dtype, device = first.dtype, first.device
+    for x in args[1:]:
+        if not isinstance(x, torch.Tensor) or x.dtype != dtype or x.device != device:
+            return None
+    return list(args)  # type: ignore[arg-type]
+
+
+def _diag_kl_values(
+    m0: torch.Tensor, v0: torch.Tensor, m1: torch.Tensor, v1: torch.Tensor, shape: tuple[int, ...]
+) -> tuple[torch.Tensor, bool]:
+    """½ Σ (eᵘ − 1 − u + Δμ²/σ₁²) without autograd, and whether it is valid.
+
+    Valid means every variance is > 0 and the result is finite; otherwise the
+    caller redoes the work on the careful path, which names a bad argument or
+    returns inf (a finite input whose KL overflows). See
+    :func:`_expm1_minus_log_ratio` for eᵘ − 1 − u; one synchronization at the end.
     """
     import torch
 
     g, spare, smallest = _expm1_minus_log_ratio(v0, v1)
-    mean_shape = torch.broadcast_shapes(m0.shape, m1.shape)
-    dmean = torch.sub(m1, m0, out=spare) if mean_shape == spare.shape else m1 - m0
+    # Broadcasting is rare here: compare shapes directly (torch.broadcast_shapes costs ~10 µs).
+    dmean = torch.sub(m1, m0, out=spare) if m0.shape == m1.shape == spare.shape else m1 - m0
     dmean.square_()
-    if torch.broadcast_shapes(g.shape, dmean.shape, v1.shape) == g.shape:
+    if dmean.shape == g.shape and v1.shape == g.shape:
         terms = g.addcdiv_(dmean, v1)
     else:
         terms = torch.addcdiv(g, dmean, v1)
+    if terms.shape != shape:
+        terms = terms.expand(shape)
+    kl = _half_sum_last(terms) if shape else terms.mul_(0.5)
+    # kl.sum() is finite iff every entry is (an overflowing sum only sends valid input
+    # to the careful path, which returns the same values).
+    return kl, math.isfinite(kl.sum().item()) and smallest.item() > 0
+
+
+def _diag_kl_grads(
+    grad: torch.Tensor,
+    m0: torch.Tensor,
+    v0: torch.Tensor,
+    m1: torch.Tensor,
+    v1: torch.Tensor,
+    summed: bool,
+    needs: tuple[bool, ...],
+) -> tuple[torch.Tensor | None, ...]:
+    """Gradients of ½ Σᵢ (s − 1 − log s + Δ²/σ₁²), s = σ₀²/σ₁², Δ = μ₁ − μ₀, by their closed forms.
+
+    ∂/∂μ₀ = −Δ/σ₁², ∂/∂μ₁ = Δ/σ₁², ∂/∂σ₀² = (σ₀² − σ₁²)/(2σ₀²σ₁²) and
+    ∂/∂σ₁² = (σ₁² − σ₀² − Δ²)/(2σ₁⁴), each times the incoming gradient and summed
+    back to its argument's shape (broadcasting). Differences of variances are
+    formed first, so the gradients stay accurate for nearly equal Gaussians.
+    Written with differentiable operations: second derivatives work too.
+    """
+    g = grad.unsqueeze(-1) if summed else grad
+    dmean = m1 - m0
+    out: list[torch.Tensor | None] = [None, None, None, None]
+    if needs[0] or needs[2]:
+        gm = g * dmean / v1
+        out[0] = (-gm).sum_to_size(m0.shape) if needs[0] else None
+        out[2] = gm.sum_to_size(m1.shape) if needs[2] else None
+    if needs[1]:
+        out[1] = (g * (v0 - v1) / (2 * v0 * v1)).sum_to_size(v0.shape)
+    if needs[3]:
+        out[3] = (g * (v1 - v0 - dmean * dmean) / (2 * v1 * v1)).sum_to_size(v1.shape)
+    return tuple(out)
+
+
+@functools.cache
+def _diag_kl_function() -> Any:
+    """The autograd Function of the diagonal form (made on first use: torch loads lazily)."""
+    import torch
+
+    class DiagKL(torch.autograd.Function):
+        """Forward by the no-grad kernel, backward by the closed-form gradients."""
+
+        @staticmethod
+        def forward(ctx: Any, m0: Any, v0: Any, m1: Any, v1: Any, shape: Any, status: Any) -> Any:
+            kl, valid = _diag_kl_values(m0, v0, m1, v1, shape)
+            status.append(valid)
+            ctx.save_for_backward(m0, v0, m1, v1)
+            ctx.summed = bool(shape)
+            return kl
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            m0, v0, m1, v1 = ctx.saved_tensors
+            grads = _diag_kl_grads(grad, m0, v0, m1, v1, ctx.summed, ctx.needs_input_grad[:4])
+            return (*grads, None, None)
+
+    return DiagKL
+
+
+def _diag_kl_careful(
+    m0: torch.Tensor, v0: torch.Tensor, m1: torch.Tensor, v1: torch.Tensor, shape: tuple[int, ...]
+) -> torch.Tensor:
+    """The reference evaluation of the diagonal form: checks first, then out-of-place terms."""
+    import torch
+
+    check_positive(v0, "var0")
+    check_positive(v1, "var1")
+    terms = _expm1_minus_x(_log_ratio(v0, v1)) + (m1 - m0).square() / v1
     if terms.shape != torch.Size(shape):
         terms = terms.expand(shape)
-    kl = terms.sum(-1).mul_(0.5) if shape else terms.mul_(0.5)
-    return kl, smallest
+    return 0.5 * (terms.sum(-1) if shape else terms)
+
+
+def _needs_grad(*tensors: torch.Tensor) -> bool:
+    import torch
+
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def _same_batch(m0: torch.Tensor, a0: torch.Tensor, m1: torch.Tensor, a1: torch.Tensor) -> bool:
+    """Whether the four batch shapes are equal (no broadcasting) and the batch is not empty."""
+    batch = a0.shape[:-2]
+    return batch == a1.shape[:-2] == m0.shape[:-1] == m1.shape[:-1] and a0.numel() > 0
+
+
+def _sum_last(x: torch.Tensor) -> torch.Tensor:
+    """Σ over the last axis without autograd (summands ≥ 0, so any order is accurate)."""
+    d = x.shape[-1]
+    if d > _SUM_BY_MATMUL_MAX:
+        return x.sum(-1)
+    return x @ _filled(d, 1.0, x.dtype, x.device)
+
+
+def _fast_diagonal_terms(
+    diag0: torch.Tensor, diag1: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Σᵢ (eᵘ − 1 − u) per row, u = log(diag0/diag1), and min(diag0, diag1) over all entries.
+
+    The fast kernel :func:`_expm1_minus_log_ratio`; its values are valid where the
+    minimum is > 0 and the result is finite (callers check both).
+    """
+    g, _, smallest = _expm1_minus_log_ratio(diag0, diag1)
+    return _sum_last(g), smallest
+
+
+def _fast_factor_kl(
+    m0: torch.Tensor, a0: torch.Tensor, m1: torch.Tensor, a1: torch.Tensor, covariances: bool
+) -> torch.Tensor | None:
+    """:func:`klmath._gaussian_fast.factor_kl` over equal batch shapes; None if a check fails."""
+    import torch
+
+    from klmath._gaussian_fast import factor_kl
+
+    d = a1.shape[-1]
+    batch = tuple(a0.shape[:-2])
+    kl, checks = factor_kl(
+        m0.reshape(-1, d),
+        a0.reshape(-1, d, d),
+        m1.reshape(-1, d),
+        a1.reshape(-1, d, d),
+        covariances=covariances,
+        diagonal_terms=_fast_diagonal_terms,
+        tolerance=symmetry_tolerance(a0.dtype) if covariances else 0.0,
+    )
+    worst, smallest, total = torch.cat([checks, kl.sum().unsqueeze(0)]).tolist()
+    if worst <= 0 and smallest > 0 and math.isfinite(total):
+        return kl.reshape(batch)
+    return None
+
+
+def _unrolled_asymmetry_excess(cov: torch.Tensor) -> torch.Tensor:
+    """max over the batch of maxᵢ₍ⱼ |Σᵢⱼ − Σⱼᵢ| − √ε · maxₖ Σₖₖ (≤ 0: symmetric enough), d ≤ 3."""
+    import torch
+
+    d = cov.shape[-1]
+    scale = cov.diagonal(dim1=-2, dim2=-1).abs().amax(-1)
+    tol = symmetry_tolerance(cov.dtype)
+    if d == 1:
+        return -tol * scale.amax()
+    pairs = [(i, j) for i in range(d) for j in range(i)]
+    asym = torch.stack([cov[..., i, j] - cov[..., j, i] for i, j in pairs]).abs_().amax(0)
+    return asym.sub_(scale, alpha=tol).amax()
+
+
+def _full_kl_no_grad(
+    m0: torch.Tensor, s0: torch.Tensor, m1: torch.Tensor, s1: torch.Tensor
+) -> torch.Tensor | None:
+    """KL for covariances by the fast paths of :data:`FAST_PATHS`; None if any check fails.
+
+    No autograd and one synchronization (for every check and the result at once);
+    on None the caller reruns :func:`_full_kl_careful`, which names the problem.
+    """
+    d = s1.shape[-1]
+    if d <= _UNROLLED_MAX_D:
+        l0, failed0 = _unrolled_factor(s0)
+        l1, failed1 = _unrolled_factor(s1)
+        kl = _unrolled_kl(m0, l0, m1, l1)
+        worst = _unrolled_asymmetry_excess(s0).maximum(_unrolled_asymmetry_excess(s1))
+        valid = (
+            worst.item() <= 0
+            and int(failed0.amax()) == 0
+            and int(failed1.amax()) == 0
+            and math.isfinite(kl.sum().item())
+        )
+        return kl if valid else None
+    if not _same_batch(m0, s0, m1, s1):
+        # Broadcast batch shapes: whole-batch evaluation in place (checks raise here).
+        check_symmetric(s0, "cov0")
+        check_symmetric(s1, "cov1")
+        factor0 = cholesky_factor(s0, "cov0")
+        factor1 = cholesky_factor(s1, "cov1")
+        kl = _kl_from_factors(m0, factor0, m1, factor1, own_tril0=True)
+        return kl if _all_finite(kl) else None
+    return _fast_factor_kl(m0, s0, m1, s1, covariances=True)
+
+
+def _all_finite(x: torch.Tensor) -> bool:
+    import torch
+
+    return bool(torch.isfinite(x).all())
+
+
+def _full_kl_careful(
+    m0: torch.Tensor, s0: torch.Tensor, m1: torch.Tensor, s1: torch.Tensor
+) -> torch.Tensor:
+    """The reference evaluation for covariances: each check raises, out-of-place, differentiable.
+
+    Covariances far from 1 are first rescaled by a power of two (:func:`_rescaled`).
+    """
+    check_symmetric(s0, "cov0")
+    check_symmetric(s1, "cov1")
+    m0, s0, m1, s1 = _rescaled(m0, s0, m1, s1)
+    if s1.shape[-1] <= _UNROLLED_MAX_D:
+        return _unrolled_kl_careful(
+            m0, _unrolled_cholesky(s0, "cov0"), m1, _unrolled_cholesky(s1, "cov1")
+        )
+    t0 = cholesky_factor(s0, "cov0")
+    t1 = cholesky_factor(s1, "cov1")
+    return _kl_from_factors(m0, t0, m1, t1, careful=True)
+
+
+def _unrolled_kl_careful(
+    m0: torch.Tensor, l0: list[list[torch.Tensor]], m1: torch.Tensor, l1: list[list[torch.Tensor]]
+) -> torch.Tensor:
+    """:func:`_unrolled_kl` with the careful diagonal terms, via the factors as tensors."""
+    import torch
+
+    d = len(l1)
+
+    def matrix(rows: list[list[torch.Tensor]]) -> torch.Tensor:
+        zero = torch.zeros_like(rows[0][0])
+        full = [[rows[i][j] if j <= i else zero for j in range(d)] for i in range(d)]
+        return torch.stack([torch.stack(r, dim=-1) for r in full], dim=-2)
+
+    return _kl_from_factors(m0, matrix(l0), m1, matrix(l1), careful=True)
+
+
+def _full_kl_grads(
+    grad: torch.Tensor,
+    m0: torch.Tensor,
+    s0: torch.Tensor,
+    m1: torch.Tensor,
+    s1: torch.Tensor,
+    needs: tuple[bool, ...],
+) -> tuple[torch.Tensor | None, ...]:
+    """Gradients of the Gaussian KL by their closed forms, Δ = μ₁ − μ₀, Pₖ = Σₖ⁻¹:
+
+    ∂/∂μ₀ = −P₁Δ, ∂/∂μ₁ = P₁Δ, ∂/∂Σ₀ = ½(P₁ − P₀), ∂/∂Σ₁ = ½(P₁ − P₁(Σ₀ + ΔΔᵀ)P₁),
+
+    the symmetric gradients (as for a symmetric-matrix argument), each times the
+    incoming gradient and summed back to its argument's shape. Pₖ come from a
+    Cholesky factorization; written with differentiable operations, so second
+    derivatives work too.
+    """
+    import torch
+
+    g = grad[..., None]
+    p1 = torch.cholesky_inverse(torch.linalg.cholesky(s1))
+    dmean = (m1 - m0).unsqueeze(-1)
+    p1_delta = (p1 @ dmean).squeeze(-1)
+    out: list[torch.Tensor | None] = [None, None, None, None]
+    if needs[0] or needs[2]:
+        gm = g * p1_delta
+        out[0] = (-gm).sum_to_size(m0.shape) if needs[0] else None
+        out[2] = gm.sum_to_size(m1.shape) if needs[2] else None
+    g2 = g[..., None]
+    if needs[1]:
+        p0 = torch.cholesky_inverse(torch.linalg.cholesky(s0))
+        out[1] = (0.5 * g2 * (p1 - p0)).sum_to_size(s0.shape)
+    if needs[3]:
+        outer = p1_delta.unsqueeze(-1) * p1_delta.unsqueeze(-2)
+        inner = p1 @ s0 @ p1
+        out[3] = (0.5 * g2 * (p1 - 0.5 * (inner + inner.mT) - outer)).sum_to_size(s1.shape)
+    return tuple(out)
+
+
+@functools.cache
+def _full_kl_function() -> Any:
+    """The autograd Function of the covariance form (made on first use: torch loads lazily)."""
+    import torch
+
+    class FullKL(torch.autograd.Function):
+        """Forward by the no-grad fast paths, backward by the closed-form gradients."""
+
+        @staticmethod
+        def forward(ctx: Any, m0: Any, s0: Any, m1: Any, s1: Any, status: Any) -> Any:
+            kl = _full_kl_no_grad(m0, s0, m1, s1)
+            status.append(kl is not None)
+            ctx.save_for_backward(m0, s0, m1, s1)
+            if kl is None:
+                return torch.zeros((), dtype=m0.dtype, device=m0.device)
+            return kl
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            m0, s0, m1, s1 = ctx.saved_tensors
+            return (*_full_kl_grads(grad, m0, s0, m1, s1, ctx.needs_input_grad[:4]), None)
+
+    return FullKL
+
+
+def _tril_kl_no_grad(
+    m0: torch.Tensor, t0: torch.Tensor, m1: torch.Tensor, t1: torch.Tensor
+) -> torch.Tensor | None:
+    """KL from Cholesky factors by the fast paths of :data:`FAST_PATHS`; None if a check fails."""
+    import torch
+
+    d = t1.shape[-1]
+    if d <= _UNROLLED_MAX_D:
+        rows0 = [[t0[..., i, j] for j in range(i + 1)] for i in range(d)]
+        rows1 = [[t1[..., i, j] for j in range(i + 1)] for i in range(d)]
+        kl = _unrolled_kl(m0, rows0, m1, rows1)
+        # Entries above the diagonal must be 0 and the diagonal > 0.
+        zero = kl.new_zeros(())
+        upper = [t[..., j, i].abs().amax() for t in (t0, t1) for i in range(d) for j in range(i)]
+        smallest = torch.stack([rows[i][i].amin() for rows in (rows0, rows1) for i in range(d)])
+        top = torch.stack(upper).amax() if upper else zero
+        checks = torch.stack([top, smallest.amin(), kl.sum()]).tolist()
+        valid = checks[0] == 0 and checks[1] > 0 and math.isfinite(checks[2])
+        return kl if valid else None
+    if not _same_batch(m0, t0, m1, t1):
+        check_lower_triangular(t0, "tril0")
+        check_lower_triangular(t1, "tril1")
+        kl = _kl_from_factors(m0, _positive_diagonal(t0), m1, _positive_diagonal(t1))
+        return kl if _all_finite(kl) else None
+    return _fast_factor_kl(m0, t0, m1, t1, covariances=False)
+
+
+def _tril_kl_careful(
+    m0: torch.Tensor, t0: torch.Tensor, m1: torch.Tensor, t1: torch.Tensor
+) -> torch.Tensor:
+    """The reference evaluation from factors: each check raises, out-of-place, differentiable."""
+    check_lower_triangular(t0, "tril0")
+    check_lower_triangular(t1, "tril1")
+    return _kl_from_factors(m0, _positive_diagonal(t0), m1, _positive_diagonal(t1), careful=True)
 
 
 def _finish(kl: torch.Tensor, kind: Any, checks: dict[str, tuple[torch.Tensor, int]]) -> Any:
@@ -455,6 +928,8 @@ def _check_matrix_pair_shapes(
     for name, m in (("mean0", m0), ("mean1", m1)):
         check_min_ndim(m, name, 1, "(..., d)")
         check_event_size(name, m, d, name1)
+    if a0.shape[:-2] == a1.shape[:-2] == m0.shape[:-1] == m1.shape[:-1]:
+        return d  # equal batch shapes (the common case) broadcast trivially
     broadcast_batch_shapes(
         **{
             "mean0": tuple(m0.shape[:-1]),
@@ -516,19 +991,23 @@ def gaussian_kl(mean0: ArrayT, cov0: ArrayT, mean1: ArrayT, cov1: ArrayT) -> Arr
     >>> round(float(gaussian_kl(mean, np.eye(2), np.ones(2), 2 * np.eye(2))), 6)
     0.693147
     """
-    kind, (m0, s0, m1, s1) = as_tensors(mean0=mean0, cov0=cov0, mean1=mean1, cov1=cov1)
-    d = _check_matrix_pair_shapes(m0, s0, m1, s1, ("cov0", "cov1"))
-    check_symmetric(s0, "cov0")
-    check_symmetric(s1, "cov1")
-    m0, s0, m1, s1 = _rescaled(m0, s0, m1, s1)
-    if d <= _UNROLLED_MAX_D:
-        u0 = _unrolled_cholesky(s0, "cov0")
-        u1 = _unrolled_cholesky(s1, "cov1")
-        kl = _unrolled_kl(m0, u0, m1, u1)
+    plain = _plain_tensors(mean0, cov0, mean1, cov1)
+    if plain is None:
+        kind, (m0, s0, m1, s1) = as_tensors(mean0=mean0, cov0=cov0, mean1=mean1, cov1=cov1)
     else:
-        l0 = cholesky_factor(s0, "cov0")
-        l1 = cholesky_factor(s1, "cov1")
-        kl = _kl_from_factors(m0, l0, m1, l1, own_tril0=True)
+        kind, (m0, s0, m1, s1) = "torch", plain
+    _check_matrix_pair_shapes(m0, s0, m1, s1, ("cov0", "cov1"))
+    if _needs_grad(m0, s0, m1, s1):
+        status: list[bool] = []
+        kl = _full_kl_function().apply(m0, s0, m1, s1, status)
+        if status[0]:
+            return from_torch(kl, kind)
+    else:
+        fast = _full_kl_no_grad(m0, s0, m1, s1)
+        if fast is not None:
+            return from_torch(fast, kind)
+    # A check failed, or the KL overflows: the careful path names the problem or gives inf.
+    kl = _full_kl_careful(m0, s0, m1, s1)
     checks = {"mean0": (m0, 1), "cov0": (s0, 2), "mean1": (m1, 1), "cov1": (s1, 2)}
     return _finish(kl, kind, checks)
 
@@ -570,11 +1049,19 @@ def gaussian_kl_tril(mean0: ArrayT, tril0: ArrayT, mean1: ArrayT, tril1: ArrayT)
     >>> float(gaussian_kl_tril(torch.zeros(2), tril, torch.zeros(2), tril))
     0.0
     """
-    kind, (m0, t0, m1, t1) = as_tensors(mean0=mean0, tril0=tril0, mean1=mean1, tril1=tril1)
+    plain = _plain_tensors(mean0, tril0, mean1, tril1)
+    if plain is None:
+        kind, (m0, t0, m1, t1) = as_tensors(mean0=mean0, tril0=tril0, mean1=mean1, tril1=tril1)
+    else:
+        kind, (m0, t0, m1, t1) = "torch", plain
     _check_matrix_pair_shapes(m0, t0, m1, t1, ("tril0", "tril1"))
-    check_lower_triangular(t0, "tril0")
-    check_lower_triangular(t1, "tril1")
-    kl = _kl_from_factors(m0, _positive_diagonal(t0), m1, _positive_diagonal(t1))
+    # (Sign handling of the factors' diagonals belongs in the two checks: the fast one in
+    # _tril_kl_no_grad / _gaussian_fast.factor_kl, the careful one in check_lower_triangular.)
+    if not _needs_grad(m0, t0, m1, t1):
+        fast = _tril_kl_no_grad(m0, t0, m1, t1)
+        if fast is not None:
+            return from_torch(fast, kind)
+    kl = _tril_kl_careful(m0, t0, m1, t1)
     return _finish(kl, kind, {"mean0": (m0, 1), "mean1": (m1, 1)})
 
 
@@ -623,23 +1110,31 @@ def gaussian_kl_diag(mean0: ArrayT, var0: ArrayT, mean1: ArrayT, var1: ArrayT) -
     """
     import torch
 
-    kind, (m0, v0, m1, v1) = as_tensors(mean0=mean0, var0=var0, mean1=mean1, var1=var1)
-    shape = broadcast_batch_shapes(
-        mean0=tuple(m0.shape), var0=tuple(v0.shape), mean1=tuple(m1.shape), var1=tuple(v1.shape)
-    )
-    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (m0, v0, m1, v1))
-    if math.prod(shape) and not needs_grad:
-        kl, smallest = _diag_kl_fast(m0, v0, m1, v1, shape)
-        # One synchronization checks the variances' signs and the result: the common
-        # case ends here. Anything else (a bad argument, or a finite input whose KL
-        # overflows) is redone by the careful path, which names the culprit or gives inf.
-        if bool((torch.isfinite(kl.detach()).all() & (smallest > 0)).item()):
-            return from_torch(kl, kind)
-    check_positive(v0, "var0")
-    check_positive(v1, "var1")
-    terms = _expm1_minus_x(_log_ratio(v0, v1)) + (m1 - m0).square() / v1
-    if terms.shape != torch.Size(shape):
-        terms = terms.expand(shape)
-    kl = 0.5 * (terms.sum(-1) if shape else terms)
+    plain = _plain_tensors(mean0, var0, mean1, var1)
+    if plain is None:
+        kind, (m0, v0, m1, v1) = as_tensors(mean0=mean0, var0=var0, mean1=mean1, var1=var1)
+    else:
+        kind, (m0, v0, m1, v1) = "torch", plain
+    if m0.shape == v0.shape == m1.shape == v1.shape:
+        shape = tuple(m0.shape)
+    else:
+        shape = broadcast_batch_shapes(
+            mean0=tuple(m0.shape), var0=tuple(v0.shape), mean1=tuple(m1.shape), var1=tuple(v1.shape)
+        )
+    if math.prod(shape):
+        if torch.is_grad_enabled() and (
+            m0.requires_grad or v0.requires_grad or m1.requires_grad or v1.requires_grad
+        ):
+            status: list[bool] = []
+            kl = _diag_kl_function().apply(m0, v0, m1, v1, shape, status)
+            if status[0]:
+                return from_torch(kl, kind)
+        else:
+            kl, valid = _diag_kl_values(m0, v0, m1, v1, shape)
+            if valid:
+                return from_torch(kl, kind)
+    # Bad input, a KL that overflows, or an empty batch: the careful path names the
+    # culprit (or gives inf) and is differentiable by plain autograd.
+    kl = _diag_kl_careful(m0, v0, m1, v1, shape)
     checks = {"mean0": (m0, 0), "var0": (v0, 0), "mean1": (m1, 0), "var1": (v1, 0)}
     return _finish(kl, kind, checks)

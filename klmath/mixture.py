@@ -3,7 +3,8 @@ r"""Bounds on the KL divergence between Gaussian mixtures (no closed form exists
 For f = Σₐ ωₐ fₐ and g = Σ_b π_b g_b with Gaussian components, KL(f ‖ g) has no
 closed form; :func:`klmath.kl` estimates it by Monte Carlo. :func:`gaussian_mixture_kl_bounds`
 adds deterministic brackets and an approximation, all from component-pair closed
-forms (:func:`klmath.gaussian_kl_tril`, Gaussian overlaps and entropies):
+forms (all K·L component KLs at once by :func:`klmath.gaussian_kl_matrix`, Gaussian
+overlaps and entropies):
 
 Write D_ab = KL(fₐ ‖ g_b), Hₐ the entropy of fₐ, t_ab = ∫ fₐ g_b = N(μₐ; μ_b, Σₐ + Σ_b),
 and likewise D_aα, z_aα with f's own components. Jensen's inequality on
@@ -125,6 +126,9 @@ def gaussian_mixture_kl_bounds(p: Any, q: Any, *, iterations: int = 20) -> Mixtu
     upper_durrieu = (w * (upper_ff - lse_pq + entropy)).sum(-1)
     variational = (w * (lse_pp - lse_pq)).sum(-1)
     upper = torch.minimum(upper_durrieu, _variational_upper(log_w, log_pi, d_pq, iterations))
+    # upper ≥ KL ≥ lower holds exactly; rounding can put upper a few ulps below lower when
+    # the two coincide (e.g. p = q, both 0), so keep the bracket ordered.
+    upper = torch.maximum(upper, lower)
     return MixtureKLBounds(lower, upper, variational)
 
 
@@ -169,10 +173,15 @@ def _log_diag(tril: torch.Tensor) -> torch.Tensor:
 
 
 def _pairwise_kl(m0: torch.Tensor, l0: torch.Tensor, m1: torch.Tensor, l1: torch.Tensor) -> Any:
-    """KL(component a of the first ‖ component b of the second), shape (..., K, L)."""
-    from klmath.gaussian import gaussian_kl_tril
+    """KL(component a of the first ‖ component b of the second), shape (..., K, L).
 
-    return gaussian_kl_tril(m0.unsqueeze(-2), l0.unsqueeze(-3), m1.unsqueeze(-3), l1.unsqueeze(-4))
+    By :func:`klmath.gaussian_kl_matrix`: one matrix product over all K·L pairs
+    (pairs it cannot guarantee, such as a component against itself, are computed
+    by the careful form, so D_aa = 0 exactly).
+    """
+    from klmath.gaussian_matrix import gaussian_kl_matrix
+
+    return gaussian_kl_matrix(m0, l0, m1, l1, form="tril")
 
 
 def _pairwise_log_overlap(

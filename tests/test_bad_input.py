@@ -49,6 +49,7 @@ from klmath import (
     flow1d_transform,
     gaussian_kl,
     gaussian_kl_diag,
+    gaussian_kl_matrix,
     gaussian_kl_tril,
     gaussian_mixture_kl_bounds,
     kl,
@@ -329,7 +330,47 @@ def _gaussian_cases() -> list[Case]:
         _tril_valid,
         ["mean0", "tril0", "mean1", "tril1"],
     )
+    cases += _array_cases(
+        "gaussian_kl_matrix",
+        lambda kw: gaussian_kl_matrix(**kw),
+        _matrix_valid,
+        ["mean0", "cov0", "mean1", "cov1"],
+    )
+    cases += _array_cases(
+        "gaussian_kl_matrix.diag",
+        lambda kw: gaussian_kl_matrix(**kw, form="diag"),
+        _matrix_diag_valid,
+        ["mean0", "cov0", "mean1", "cov1"],
+    )
+    call = lambda kw: gaussian_kl_matrix(**kw)
+    cases += _scalar_cases("gaussian_kl_matrix", call, _matrix_valid, "form", CHOICE_KINDS)
+    cases += _scalar_cases(
+        "gaussian_kl_matrix", call, _matrix_valid, "rtol", FLOAT_KINDS, {"None": None}
+    )
     return cases
+
+
+def _matrix_valid() -> dict[str, Any]:
+    """Two Gaussians against three in d = 3 (covariances)."""
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((2, 3, 3))
+    b = rng.standard_normal((3, 3, 3))
+    return {
+        "mean0": rng.standard_normal((2, 3)),
+        "cov0": a @ a.mT + np.eye(3),
+        "mean1": rng.standard_normal((3, 3)),
+        "cov1": b @ b.mT + np.eye(3),
+    }
+
+
+def _matrix_diag_valid() -> dict[str, Any]:
+    rng = np.random.default_rng(2)
+    return {
+        "mean0": rng.standard_normal((2, 3)),
+        "cov0": rng.uniform(0.5, 2.0, (2, 3)),
+        "mean1": rng.standard_normal((3, 3)),
+        "cov1": rng.uniform(0.5, 2.0, (3, 3)),
+    }
 
 
 def _mc_valid() -> dict[str, Any]:

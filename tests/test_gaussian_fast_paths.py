@@ -1,8 +1,10 @@
 """Every fast path of the Gaussian KL functions agrees with the careful path.
 
 The careful path is the out-of-place, autograd-ready evaluation (LAPACK Cholesky and
-solve, ``_expm1_minus_x`` of ``_log_ratio``), taken by inputs that require grad; for
-``gaussian_kl`` the unrolled d ≤ 3 formulas are switched off there. The fast paths:
+solve, ``_expm1_minus_x`` of ``_log_ratio``): ``klmath.gaussian``'s ``_*_kl_careful``
+functions, called directly (inputs that require grad take the fast forward of the
+autograd Functions since issue 19); for ``gaussian_kl`` the unrolled d ≤ 3 formulas
+are switched off there. The fast paths:
 the unrolled small-d factorization and solve, the in-place no-grad solve (split from
 d = 64 on, overwriting its own L₀), and the no-grad diagonal terms (one log1p per
 ratio, a series selected by lerp). On Hypothesis-drawn inputs, batched and
@@ -28,9 +30,18 @@ from strategies import means, spd_matrices, variances
 from klmath import gaussian as gaussian_module
 from klmath import gaussian_kl, gaussian_kl_diag, gaussian_kl_tril
 
+_CAREFUL = {
+    gaussian_kl: gaussian_module._full_kl_careful,
+    gaussian_kl_tril: gaussian_module._tril_kl_careful,
+    gaussian_kl_diag: lambda *t: gaussian_module._diag_kl_careful(
+        *t, tuple(torch.broadcast_shapes(*[x.shape for x in t]))
+    ),
+}
+
 
 def _careful(fn: Any, args: list[np.ndarray], lapack: bool) -> np.ndarray:
     tensors = [torch.tensor(a, requires_grad=True) for a in args]
+    fn = _CAREFUL[fn]
     if lapack:
         with pytest.MonkeyPatch.context() as m:
             m.setattr(gaussian_module, "_UNROLLED_MAX_D", 0)  # LAPACK, out of place

@@ -58,10 +58,7 @@ ALLOWED = {
 
 # Sections still written by hand, awaiting conversion by the issue named (page, heading).
 # Delete an entry when its section is converted: the test fails on an entry with nothing left.
-PENDING = {
-    ("README.md", "Gaussian KL speed (`python bench/gaussian_kl.py`)"): "issue 19 (i19)",
-    ("docs/results.md", "Gaussian KL vs `torch.distributions`"): "issue 19 (i19)",
-}
+PENDING = {}
 
 
 @dataclass(frozen=True)

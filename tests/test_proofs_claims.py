@@ -30,6 +30,9 @@ GENERALITY = {
     "argmax_lemma": "all sets Θ, Φ and real functions f, g, h",
     "flow1d_facts": "all n ≥ 1",
     "kl_penalty_expectations": "K = 2, 3, 4 softmax categories",  # issue 15
+    "gaussian_matrix_identity": (  # issue 19
+        "full covariances d = 1, 2, 3; diagonal covariances d = 1, 2, 3, 4"
+    ),
 }
 SEED_CLAIMS = list(GENERALITY)[:6]  # the six seed problems: each ends with library checks
 

@@ -13,6 +13,8 @@ at concrete sizes, and the theorems used without checking):
 6. :func:`flow1d_facts` — seed problem 2, all n ≥ 1.
 7. :func:`kl_penalty_expectations` — the value and gradient table of
    :func:`klmath.kl_penalty`, K = 2, 3, 4.
+8. :func:`gaussian_matrix_identity` — the matrix-product form of the Gaussian KL that
+   :func:`klmath.gaussian_kl_matrix` evaluates, d ≤ 3 (diagonal d ≤ 4).
 
 Every claim ends by evaluating klmath's own functions on every code path against
 its statement at 50 digits (:mod:`klmath.proofs.library`), so the run fails when
@@ -37,6 +39,7 @@ from klmath.proofs.coupling import (
 )
 from klmath.proofs.flow1d import flow1d_facts, flow1d_reference
 from klmath.proofs.gaussian import gaussian_kl_closed_form, gaussian_kl_reference
+from klmath.proofs.gaussian_matrix import gaussian_matrix_identity
 from klmath.proofs.kl_penalty import kl_penalty_expectations
 from klmath.proofs.kl_properties import kl_additivity, kl_nonnegative
 from klmath.proofs.lemma import argmax_lemma, exhaustive_argmax_check
@@ -56,6 +59,7 @@ __all__ = [
     "flow1d_reference",
     "gaussian_kl_closed_form",
     "gaussian_kl_reference",
+    "gaussian_matrix_identity",
     "kl_additivity",
     "kl_nonnegative",
     "kl_penalty_expectations",
@@ -70,6 +74,7 @@ CLAIMS: tuple[ClaimFunction, ...] = (
     argmax_lemma,
     flow1d_facts,
     kl_penalty_expectations,
+    gaussian_matrix_identity,
 )
 """The six claims of the seed problems (5, 4a, 4b, 3, 6, 2), then the KL penalty table;
 append new ones."""
