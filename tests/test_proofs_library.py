@@ -104,10 +104,23 @@ def test_the_patched_copy_is_what_the_subprocess_imports(tmp_path: Path) -> None
     assert done.stdout.strip().startswith(str(tmp_path))
 
 
-def _diag_paths(grad: bool) -> list[library.LibraryPath]:
+def _diag_paths(careful: bool) -> list[library.LibraryPath]:
     return [
-        p for p in library.GAUSSIAN_PATHS if p.function == "gaussian_kl_diag" and p.grad == grad
+        p
+        for p in library.GAUSSIAN_PATHS
+        if p.function == "gaussian_kl_diag" and p.careful == careful
     ]
+
+
+def test_a_fast_path_left_out_of_the_table_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The proof evaluates each fast path of klmath.gaussian.FAST_PATHS; dropping the one
+    # table line that forces the tril broadcast path must be noticed.
+    assert isinstance(library.fast_paths_covered(), str)  # a Step: the check held
+    kept = tuple(p for p in library.GAUSSIAN_PATHS if p.path != "whole-batch, broadcast")
+    assert len(kept) == len(library.GAUSSIAN_PATHS) - 1
+    monkeypatch.setattr(library, "GAUSSIAN_PATHS", kept)
+    with pytest.raises(ProofFailure, match=r"not evaluated.*gaussian_kl_tril"):
+        library.fast_paths_covered()
 
 
 def test_careful_diagonal_path_with_v0_instead_of_v1_fails(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -513,7 +513,7 @@ def _library_constants() -> Iterator[Step]:
 def gaussian_kl_closed_form(statement: sp.Eq) -> Iterator[Step]:
     """Check claim 1 (seed problem 5) for symbolic d; see the module docstring."""
     from klmath.proofs.kl_properties import additivity_step
-    from klmath.proofs.library import gaussian_library_checks
+    from klmath.proofs.library import fast_paths_covered, gaussian_library_checks
 
     yield from _one_dimensional()
     yield from _affine_invariance()
@@ -538,6 +538,7 @@ def gaussian_kl_closed_form(statement: sp.Eq) -> Iterator[Step]:
         "equals the stated right-hand side with Σ1 = L1L1ᵀ",
     )
     yield from _code_form(statement.rhs)
+    yield fast_paths_covered()
     yield from gaussian_library_checks(statement.rhs)
 
 

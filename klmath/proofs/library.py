@@ -240,6 +240,10 @@ class LibraryPath:
     near : float
         0 for independent pairs; else the second Gaussian is the first perturbed by
         this relative amount (near-identical pairs: the series branch).
+    careful : bool
+        Call the function's careful (reference) evaluation directly, the path every
+        call falls back to when a fast path's check fails (``_full_kl_careful``,
+        ``_tril_kl_careful``, ``_diag_kl_careful`` in :mod:`klmath.gaussian`).
     """
 
     function: str
@@ -250,24 +254,44 @@ class LibraryPath:
     batch: tuple[int, ...] = ()
     broadcast: bool = False
     near: float = 0.0
+    careful: bool = False
 
 
 GAUSSIAN_PATHS: tuple[LibraryPath, ...] = (
     LibraryPath("gaussian_kl", "unrolled d ≤ 3, no grad", (1, 2, 3)),
-    LibraryPath("gaussian_kl", "unrolled d ≤ 3, autograd", (1, 3), grad=True),
+    LibraryPath("gaussian_kl", "autograd Function, unrolled forward", (1, 2), grad=True),
     LibraryPath("gaussian_kl", "unrolled, batched and broadcast", (2,), batch=(3,), broadcast=True),
     LibraryPath("gaussian_kl", "LAPACK, in place, no grad", (4, 17)),
     LibraryPath("gaussian_kl", "LAPACK split solve d ≥ 64, own L0 buffer", (64,)),
-    LibraryPath("gaussian_kl", "LAPACK, autograd", (5, 64), grad=True),
-    LibraryPath("gaussian_kl", "LAPACK, batched and broadcast", (6,), batch=(2,), broadcast=True),
+    LibraryPath("gaussian_kl", "autograd Function, LAPACK forward", (16, 64), grad=True),
+    LibraryPath("gaussian_kl", "careful, unrolled d ≤ 3", (1, 3), careful=True),
+    LibraryPath("gaussian_kl", "careful, LAPACK", (5, 64), careful=True),
+    LibraryPath(
+        "gaussian_kl",
+        "careful, batched and broadcast",
+        (6,),
+        batch=(2,),
+        broadcast=True,
+        careful=True,
+    ),
+    LibraryPath("gaussian_kl", "LAPACK, batched and broadcast", (4,), batch=(2,), broadcast=True),
     LibraryPath("gaussian_kl", "NumPy in, NumPy out", (2, 8), numpy=True),
     LibraryPath("gaussian_kl_tril", "in place, no grad", (1, 7, 64)),
-    LibraryPath("gaussian_kl_tril", "autograd", (3, 64), grad=True),
+    LibraryPath("gaussian_kl_tril", "unrolled, batched", (2,), batch=(3,)),
+    LibraryPath("gaussian_kl_tril", "whole-batch, broadcast", (5,), batch=(3,), broadcast=True),
+    LibraryPath("gaussian_kl_tril", "autograd (careful)", (3, 64), grad=True),
+    LibraryPath("gaussian_kl_tril", "careful", (1, 7, 64), careful=True),
     LibraryPath("gaussian_kl_tril", "near-identical (series terms)", (5,), near=1e-6),
     LibraryPath("gaussian_kl_diag", "fast no-grad", (1, 5, 64)),
-    LibraryPath("gaussian_kl_diag", "careful (autograd)", (1, 5, 64), grad=True),
+    LibraryPath("gaussian_kl_diag", "autograd Function, fused forward", (1, 5, 64), grad=True),
+    LibraryPath("gaussian_kl_diag", "careful", (1, 5, 64), careful=True),
     LibraryPath("gaussian_kl_diag", "fast, near-identical (series)", (8,), near=1e-5),
-    LibraryPath("gaussian_kl_diag", "careful, near-identical (series)", (8,), grad=True, near=1e-5),
+    LibraryPath(
+        "gaussian_kl_diag", "autograd, near-identical (series)", (8,), grad=True, near=1e-5
+    ),
+    LibraryPath(
+        "gaussian_kl_diag", "careful, near-identical (series)", (8,), careful=True, near=1e-5
+    ),
     LibraryPath("gaussian_kl_diag", "batched and broadcast", (4,), batch=(3,), broadcast=True),
 )
 """Every path of the Gaussian KL functions the proof run evaluates (float64 and float32)."""
@@ -310,6 +334,8 @@ def _call(path: LibraryPath, args: Sequence[np.ndarray], dtype: Any) -> np.ndarr
     import klmath
 
     fn = getattr(klmath, path.function)
+    if path.careful:
+        return _call_careful(path.function, args, dtype)
     if path.numpy:
         np_dtype = np.float64 if dtype == torch.float64 else np.float32
         return np.asarray(fn(*[np.asarray(a, dtype=np_dtype) for a in args]), dtype=np.float64)
@@ -320,6 +346,52 @@ def _call(path: LibraryPath, args: Sequence[np.ndarray], dtype: Any) -> np.ndarr
         return out.detach().double().numpy()
     with torch.no_grad():
         return fn(*tensors).double().numpy()
+
+
+def _call_careful(function: str, args: Sequence[np.ndarray], dtype: Any) -> np.ndarray:
+    """The careful (reference) evaluation of ``function``: the fallback of every fast path."""
+    import torch
+
+    from klmath import gaussian
+
+    m0, a0, m1, a1 = (torch.tensor(a, dtype=dtype) for a in args)
+    with torch.no_grad():
+        if function == "gaussian_kl":
+            out = gaussian._full_kl_careful(m0, a0, m1, a1)
+        elif function == "gaussian_kl_tril":
+            out = gaussian._tril_kl_careful(m0, a0, m1, a1)
+        else:
+            shape = tuple(torch.broadcast_shapes(m0.shape, a0.shape, m1.shape, a1.shape))
+            out = gaussian._diag_kl_careful(m0, a0, m1, a1, shape)
+    return out.double().numpy()
+
+
+def fast_paths_covered() -> Step:
+    """Every fast path of :data:`klmath.gaussian.FAST_PATHS` is evaluated by a path here.
+
+    A path covers a fast path when it calls the same function, with or without grad
+    as the fast path requires, broadcast or not, at one of the dimensions the fast
+    path is listed (and tested) at.
+    """
+    from klmath.gaussian import FAST_PATHS
+
+    missing = [
+        f"{fp.function} [{fp.path}]"
+        for fp in FAST_PATHS
+        if not any(
+            p.function == fp.function
+            and p.grad == fp.grad
+            and not p.careful
+            and p.broadcast == fp.broadcast
+            and set(p.dims) & set(fp.dims)
+            for p in GAUSSIAN_PATHS
+        )
+    ]
+    return require(
+        not missing,
+        f"library: each of the {len(FAST_PATHS)} fast paths of klmath.gaussian.FAST_PATHS is "
+        "among the paths evaluated" + (f" — not evaluated: {missing}" if missing else ""),
+    )
 
 
 def _pairs(args: Sequence[np.ndarray], function: str) -> Iterator[tuple[tuple[int, ...], list]]:
