@@ -37,8 +37,14 @@ TESTS: dict[str, list[str]] = {
         "tests/test_gaussian_*.py",
         "tests/test_proofs_library.py",
     ],
-    "_gaussian_pairs": ["tests/test_registry_*.py"],
-    "registry": ["tests/test_registry_*.py"],
+    "_gaussian_fast": ["tests/test_gaussian_*.py"],
+    "gaussian_matrix": ["tests/test_gaussian_matrix.py", "tests/test_mixture_*.py"],
+    "registry": ["tests/test_registry_*.py", "tests/test_kl_guarantees.py"],
+    "divergence": [
+        "tests/test_kl_*.py",
+        "tests/test_entropy.py",
+        "tests/test_registry_*.py",
+    ],
     "montecarlo": ["tests/test_montecarlo_*.py"],
     "mixture": ["tests/test_montecarlo_mixture.py", "tests/test_mixture_*.py"],
     "coupling": [

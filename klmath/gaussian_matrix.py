@@ -330,7 +330,7 @@ def gaussian_kl_matrix(
     >>> covs = np.stack([np.eye(2), 2 * np.eye(2)])
     >>> np.round(gaussian_kl_matrix(means, covs, means, covs), 6)
     array([[0.      , 0.443147],
-           [0.5     , 0.      ]])
+           [0.806853, 0.      ]])
     """
     import torch
 
