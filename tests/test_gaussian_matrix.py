@@ -184,8 +184,8 @@ BAD = [
 def test_bad_input_names_the_argument(change: dict, error: type, match: str) -> None:
     args = {"mean0": np.zeros((2, 2)), "cov0": np.stack([np.eye(2)] * 2)}
     args |= {"mean1": np.ones((2, 2)), "cov1": np.stack([np.eye(2)] * 2)}
-    options = {k: change.pop(k) for k in ("form", "rtol") if k in change}
-    args |= change
+    options = {k: v for k, v in change.items() if k in ("form", "rtol")}
+    args |= {k: v for k, v in change.items() if k not in options}
     with pytest.raises(error, match=match):
         gaussian_kl_matrix(args["mean0"], args["cov0"], args["mean1"], args["cov1"], **options)
 
