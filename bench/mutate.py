@@ -136,6 +136,12 @@ def run(module: str, max_children: int) -> dict[str, object]:
     killed = sum(
         v in ("killed", "timeout", "segfault", "caught by type check") for v in judged.values()
     )
+    if not judged:
+        # mutmut tests the unmutated copy first; when that fails nothing is judged.
+        raise SystemExit(
+            f"mutmut judged no mutant of {module} (exit code {done.returncode}): the tests fail "
+            f"on the unmutated copy in {work}; see the output above. No record written."
+        )
     survivors = {
         k: _diff(work, mutmut, k) for k, v in status.items() if v in ("survived", "no tests")
     }
