@@ -33,6 +33,8 @@ import numpy as np
 import klmath._formulas  # noqa: F401 - registers klmath's closed forms
 from klmath._adapters import (
     Adapter,
+    _first,
+    _short,
     adapt,
     check_parameters,
     is_scipy_frozen,
@@ -580,20 +582,3 @@ def _any_inf(value: Any) -> bool:
     if type(value) is float:
         return math.isinf(value)
     return bool(namespace(value).isinf(value).any())
-
-
-def _first(mask: Any) -> tuple[int, ...]:
-    arr = mask.detach().cpu().numpy() if not isinstance(mask, np.ndarray | np.bool_) else mask
-    arr = np.asarray(arr)
-    if arr.ndim == 0:
-        return ()
-    return tuple(int(i) for i in np.argwhere(arr)[0])
-
-
-def _short(x: Any) -> str:
-    arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
-    if arr.ndim == 0:
-        return repr(arr.item())
-    flat = arr.reshape(-1)
-    body = ", ".join(repr(v.item()) for v in flat[:4]) + (", ..." if flat.size > 4 else "")
-    return f"[{body}]"
