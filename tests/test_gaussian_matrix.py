@@ -225,3 +225,25 @@ def test_the_proof_checks_the_library_packing(
     monkeypatch.setattr(GM, "_packing", wrong)
     result = gaussian_matrix_identity()
     assert result.status == "failed" and "_packing" in result.detail
+
+
+def test_the_proof_checks_the_library_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    # B with +2Pμ1 for −2Pμ1: the layout check (d ≤ 64) and the 50-digit values both fail.
+    from klmath.proofs._record import ProofFailure
+    from klmath.proofs.gaussian_matrix import _library, gaussian_matrix_identity
+
+    real = GM._terms
+
+    def wrong(m0: torch.Tensor, f0: dict, m1: torch.Tensor, f1: dict, form: str) -> tuple:
+        a, b, rows, cols = real(m0, f0, m1, f1, form)
+        d = m0.shape[-1]
+        k = b.shape[-1] - d - 2  # B = [packed P | −2Pμ1 | 1 | μ1ᵀPμ1 + log det Σ1 − d]
+        b = b.clone()
+        b[..., k : k + d] *= -1
+        return a, b, rows, cols
+
+    monkeypatch.setattr(GM, "_terms", wrong)
+    result = gaussian_matrix_identity()
+    assert result.status == "failed" and "_terms" in result.detail
+    with pytest.raises(ProofFailure, match="library: gaussian_kl_matrix"):
+        list(_library())
