@@ -9,6 +9,8 @@ compared with itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import torch
@@ -190,19 +192,58 @@ def test_bad_input_names_the_argument(change: dict, error: type, match: str) -> 
         gaussian_kl_matrix(args["mean0"], args["cov0"], args["mean1"], args["cov1"], **options)
 
 
-def test_the_proof_checks_the_library_packing(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The claim builds its dot products with the library's packing: a wrong weight on the
-    # off-diagonal entries must make it fail.
+def _off_diagonal_weight_one(index: torch.Tensor, weights: torch.Tensor, d: int) -> tuple:
+    return index, torch.ones_like(weights)
+
+
+def _last_entry_dropped(index: torch.Tensor, weights: torch.Tensor, d: int) -> tuple:
+    return index[:-1], weights[:-1]
+
+
+def _upper_triangle_at_64(index: torch.Tensor, weights: torch.Tensor, d: int) -> tuple:
+    # Right for symmetric matrices, but not the stated lower triangle; and only at d = 64.
+    return (index % d * d + index // d if d == 64 else index), weights
+
+
+@pytest.mark.parametrize(
+    "broken", [_off_diagonal_weight_one, _last_entry_dropped, _upper_triangle_at_64]
+)
+def test_the_proof_checks_the_library_packing(
+    monkeypatch: pytest.MonkeyPatch, broken: Callable[..., tuple]
+) -> None:
+    # The claim compares the library's packing with the stated packed sum for d = 1..64: a
+    # wrong weight, a missing entry, or another order at the largest d checked must fail it.
     from klmath.proofs.gaussian_matrix import gaussian_matrix_identity
 
-    assert gaussian_matrix_identity().verified
     GM._packing.cache_clear()
     real = GM._packing
 
     def wrong(d: int, device: torch.device, dtype: torch.dtype) -> tuple:
         index, weights = real(d, device, dtype)
-        return index, torch.ones_like(weights)
+        return broken(index.clone(), weights.clone(), d)
 
     monkeypatch.setattr(GM, "_packing", wrong)
     result = gaussian_matrix_identity()
-    assert result.status == "failed" and "residual" in result.detail
+    assert result.status == "failed" and "_packing" in result.detail
+
+
+def test_the_proof_checks_the_library_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    # B with +2Pμ1 for −2Pμ1: the layout check (d ≤ 64) and the 50-digit values both fail.
+    from klmath.proofs._record import ProofFailure
+    from klmath.proofs.gaussian_matrix import _library, gaussian_matrix_identity
+
+    real = GM._terms
+
+    def wrong(m0: torch.Tensor, f0: dict, m1: torch.Tensor, f1: dict, form: str) -> tuple:
+        a, b, rows, cols = real(m0, f0, m1, f1, form)
+        d = m0.shape[-1]
+        k = b.shape[-1] - d - 2  # B = [packed P | −2Pμ1 | 1 | μ1ᵀPμ1 + log det Σ1 − d]
+        b = b.clone()
+        b[..., k : k + d] *= -1
+        return a, b, rows, cols
+
+    monkeypatch.setattr(GM, "_terms", wrong)
+    result = gaussian_matrix_identity()
+    assert result.status == "failed" and "_terms" in result.detail
+    with pytest.raises(ProofFailure, match="library: gaussian_kl_matrix"):
+        list(_library())

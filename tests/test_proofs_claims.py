@@ -19,6 +19,7 @@ from klmath.proofs._record import Step, by_induction, claim, require, require_ze
 from klmath.proofs.coupling import coupling_statement
 from klmath.proofs.flow1d import PHI, flow1d_statement
 from klmath.proofs.gaussian import gaussian_statement, statement_parts
+from klmath.proofs.gaussian_matrix import matrix_statement
 from klmath.proofs.kl_properties import additivity_statement, nonnegative_statement
 from klmath.proofs.lemma import LemmaStatement
 
@@ -30,9 +31,7 @@ GENERALITY = {
     "argmax_lemma": "all sets Θ, Φ and real functions f, g, h",
     "flow1d_facts": "all n ≥ 1",
     "kl_penalty_expectations": "K = 2, 3, 4 softmax categories",  # issue 15
-    "gaussian_matrix_identity": (  # issue 19
-        "full covariances d = 1, 2, 3; diagonal covariances d = 1, 2, 3, 4"
-    ),
+    "gaussian_matrix_identity": "all d ≥ 1 (library packing and layout checked d ≤ 64)",
 }
 SEED_CLAIMS = list(GENERALITY)[:6]  # the six seed problems: each ends with library checks
 
@@ -62,6 +61,9 @@ def test_concrete_size_steps_are_reported(results: dict[str, ProofResult]) -> No
     # them: the Gaussian, additivity, flow and non-negativity proofs have none.
     assert any("n = 5" in c for c in results["coupling_log_det"].concrete)
     assert any("|Θ|, |Φ| ≤ 3" in c for c in results["argmax_lemma"].concrete)
+    matrix = results["gaussian_matrix_identity"].concrete
+    assert any(c.startswith("d ≤ 64:") and "_packing" in c for c in matrix)
+    assert any(c.startswith("d ≤ 64:") and "_terms" in c for c in matrix)
     for name in ("gaussian_kl_closed_form", "kl_additivity", "flow1d_facts", "kl_nonnegative"):
         assert results[name].concrete == (), name
 
@@ -86,6 +88,27 @@ def _wrong_gaussian_sign() -> sp.Eq:
     p = statement_parts()
     stated = gaussian_statement()
     return sp.Eq(stated.lhs, stated.rhs + p["d"])  # − d → + 0·d: the "−d" term dropped
+
+
+def _wrong_matrix(which: str) -> sp.And:
+    stated = matrix_statement()
+    if which == "half":
+        return stated.subs(sp.Rational(1, 2), sp.Rational(1, 4))
+    if which == "weight":  # off-diagonal entries weighted 1 instead of 2
+        return stated.replace(
+            lambda e: isinstance(e, sp.Mul) and e.args[0] == 2 and isinstance(e.args[1], sp.Sum),
+            lambda e: e.args[1],
+        )
+    if which == "cross-term":  # + 2μ0ᵀPμ1 instead of − 2μ0ᵀPμ1
+        p = statement_parts()
+        cross = sp.Trace(p["mu_0"].T * p["Sigma_1"].I * p["mu_1"])
+        assert stated.has(-cross)
+        return stated.xreplace({-cross: cross})
+    # "diagonal": the off-diagonal sum runs over j ≤ i, so the diagonal is counted three times
+    return stated.replace(
+        lambda e: isinstance(e, sp.Sum) and len(e.limits) == 2,
+        lambda e: sp.Sum(e.function, (e.limits[0][0], 0, e.limits[1][0]), e.limits[1]),
+    )
 
 
 def _wrong_additivity() -> sp.Eq:
@@ -122,6 +145,12 @@ WRONG = [
     pytest.param(
         proofs.gaussian_kl_closed_form, _wrong_gaussian_sign, id="gaussian-without-minus-d"
     ),
+    *[
+        pytest.param(
+            proofs.gaussian_matrix_identity, lambda w=w: _wrong_matrix(w), id=f"matrix-{w}"
+        )
+        for w in ("half", "weight", "cross-term", "diagonal")
+    ],
     pytest.param(proofs.kl_nonnegative, lambda: sp.Le(nonnegative_statement().lhs, 0), id="kl-le"),
     pytest.param(proofs.kl_nonnegative, lambda: sp.Gt(nonnegative_statement().lhs, 0), id="kl-gt"),
     pytest.param(proofs.kl_additivity, _wrong_additivity, id="additivity-twice"),

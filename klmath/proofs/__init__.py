@@ -14,7 +14,8 @@ at concrete sizes, and the theorems used without checking):
 7. :func:`kl_penalty_expectations` — the value and gradient table of
    :func:`klmath.kl_penalty`, K = 2, 3, 4.
 8. :func:`gaussian_matrix_identity` — the matrix-product form of the Gaussian KL that
-   :func:`klmath.gaussian_kl_matrix` evaluates, d ≤ 3 (diagonal d ≤ 4).
+   :func:`klmath.gaussian_kl_matrix` evaluates, all d ≥ 1 (the library's packing and
+   row layout checked for d ≤ 64).
 
 Every claim ends by evaluating klmath's own functions on every code path against
 its statement at 50 digits (:mod:`klmath.proofs.library`), so the run fails when
