@@ -25,9 +25,7 @@ def stack_level() -> int:
     frame outside klmath (the caller's caller's ... until one is not klmath's)."""
     frame = sys._getframe(1)  # the function that will call warnings.warn
     level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
-        _PACKAGE_DIR
-    ):
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
     return level
