@@ -599,7 +599,7 @@ def _reissue(caught: list[warnings.WarningMessage]) -> None:
     user's line, anything else (torch, scipy) where it was raised."""
     for w in caught:
         if issubclass(w.category, (KLEstimatorWarning, KLMonteCarloWarning)):
-            warn(w.message, w.category)  # type: ignore[arg-type]
+            warn(w.message, w.category)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
