@@ -46,6 +46,7 @@ from klmath.montecarlo import (
     ESTIMATORS,
     KLEstimatorWarning,
     MCResult,
+    _host,
     check_event_shapes,
     mc_kl,
 )
@@ -619,11 +620,6 @@ def _everywhere(flags: Any) -> bool:
 
 def _nowhere(flags: Any) -> bool:
     return flags is None or not bool(_host(flags).any())
-
-
-def _host(x: Any) -> np.ndarray:
-    """A NumPy copy of a NumPy value or torch tensor."""
-    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
 
 
 def _mc_result(res: MCResult, diagnostic: str | None) -> KLResult:
