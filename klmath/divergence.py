@@ -607,9 +607,10 @@ def _reissue(caught: list[warnings.WarningMessage]) -> None:
 
 def _standing(res: MCResult) -> tuple[bool, bool, float]:
     """How far ``res``'s interval is from trustworthy, smaller is better: (some element
-    warned, some element not reliable, the largest k̂; ∞ where none was fitted)."""
+    warned, some element not reliable, the largest k̂ (∞ after an overflow); ∞ where
+    none was fitted)."""
     khat = _host(res.khat) if res.khat is not None else np.array(np.nan)
-    fitted = khat[np.isfinite(khat)]
+    fitted = khat[~np.isnan(khat)]
     worst = float(fitted.max()) if fitted.size else math.inf
     return (not _nowhere(res.warned), not _everywhere(res.reliable), worst)
 
