@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,15 @@ from klmath._adapters import (
     scipy_family,
 )
 from klmath._backend import namespace, torch_if_loaded
-from klmath.montecarlo import ESTIMATORS, KLEstimatorWarning, check_event_shapes, mc_kl
+from klmath._warn import warn
+from klmath.montecarlo import (
+    ESTIMATORS,
+    KLEstimatorWarning,
+    MCResult,
+    _host,
+    check_event_shapes,
+    mc_kl,
+)
 from klmath.registry import closed_form_entropy, closed_form_kl, family_name
 
 __all__ = ["EntropyResult", "KLMonteCarloWarning", "KLResult", "entropy", "kl"]
@@ -59,12 +68,17 @@ class KLMonteCarloWarning(UserWarning):
 class KLResult:
     """KL(p ‖ q) as computed by :func:`kl`, saying how it was computed.
 
+    A Monte Carlo result keeps the :class:`~klmath.MCResult` it came from in ``mc``,
+    unchanged: the same tail diagnostic, verdict, estimand, skewness and warnings as a
+    direct :func:`klmath.mc_kl` call, and ``ci()`` is that result's interval.
+
     Attributes
     ----------
     value : float, numpy.ndarray or torch.Tensor
         KL over the broadcast batch shape of p and q (``inf`` where it is infinite), in
         p's array kind: a NumPy ``float64`` (array) for scipy and protocol p, a tensor
-        for torch p.
+        for torch p. Exact values are ≥ 0; a k1 estimate can be below 0 (its mean is KL,
+        its terms have either sign).
     stderr : same kind as ``value``
         0 for an exact value; the Monte Carlo standard error otherwise.
     exact : bool
@@ -79,8 +93,19 @@ class KLResult:
     reason : str or None
         Why a value is infinite, when one is.
     diagnostic : str or None
-        Monte Carlo only: why the estimate or its error bar is suspect, or why the
-        default estimator was replaced (:attr:`klmath.MCResult.diagnostic`).
+        Monte Carlo only: why the estimate or its error bar is suspect
+        (:attr:`klmath.MCResult.diagnostic`), or, when ``kl`` chose the estimator
+        (``estimator=None``), why it replaced k3 by k1, or why it kept k3 although k3 is
+        not reliable (see :func:`kl`, Notes).
+    mc : klmath.MCResult or None
+        Monte Carlo only: the :func:`klmath.mc_kl` result ``value`` is taken from
+        (``mc.value is value``), with its diagnostics: ``mc.estimator``, ``mc.khat``
+        (Pareto k̂ of the terms' tail), ``mc.reliable`` and ``mc.verdict`` (whether
+        ``ci()`` can be trusted as an interval for KL, and what to do if not),
+        ``mc.estimand``, ``mc.skewness``, ``mc.warned`` (which batch elements a
+        :class:`~klmath.KLEstimatorWarning` of this call covers). ``None`` for an exact
+        value. "Can I trust this interval?" is ``res.exact or bool(res.mc.reliable)``
+        (``.all()`` over a batch).
     """
 
     value: Any
@@ -91,26 +116,40 @@ class KLResult:
     n: int | None = None
     reason: str | None = None
     diagnostic: str | None = None
+    mc: MCResult | None = None
 
-    def ci(self, level: float = 0.95) -> tuple[Any, Any]:
-        """Return ``(low, high)``: ``(value, value)`` if exact, else the normal-approximation
-        interval of :meth:`klmath.MCResult.ci` (``low`` clipped at 0).
+    def ci(self, level: float = 0.95, *, method: str = "skew") -> tuple[Any, Any]:
+        """Return ``(low, high)``: ``(value, value)`` if exact, else ``mc.ci(level, method=...)``.
+
+        The Monte Carlo interval is :meth:`klmath.MCResult.ci`'s, with the same
+        ``method``: ``"skew"`` (default, corrected for the terms' skewness) or
+        ``"normal"`` (``value ± z·stderr``); ``low`` is clipped at 0. Whether it can be
+        trusted is ``mc.reliable`` (``mc.verdict`` says why).
 
         Raises
         ------
         ValueError
-            If ``level`` is not a number strictly between 0 and 1.
+            If ``level`` is not a number strictly between 0 and 1, or ``method`` is not
+            ``"skew"`` or ``"normal"``.
         """
-        from klmath.montecarlo import MCResult
-
-        if isinstance(level, bool) or not (isinstance(level, (int, float)) and 0.0 < level < 1.0):
-            raise ValueError(f"level must be a number in (0, 1), got {level!r}")
+        _check_level(level, method)
         if self.exact:
             return self.value, self.value
-        return MCResult(self.value, self.stderr, self.n or 0, "").ci(level)
+        if self.mc is not None:
+            return self.mc.ci(level, method=method)
+        # Built by hand without its MCResult: no skewness to correct for.
+        return MCResult(self.value, self.stderr, self.n or 0, "").ci(level, method="normal")
 
     def __float__(self) -> float:
         return float(self.value)
+
+
+def _check_level(level: Any, method: Any) -> None:
+    """Check ``ci()``'s arguments, naming the bad one."""
+    if isinstance(level, bool) or not (isinstance(level, (int, float)) and 0.0 < level < 1.0):
+        raise ValueError(f"level must be a number in (0, 1), got {level!r}")
+    if method not in ("skew", "normal"):
+        raise ValueError(f"method must be 'skew' or 'normal', got {method!r}")
 
 
 @dataclass(frozen=True)
@@ -124,7 +163,29 @@ class EntropyResult(KLResult):
         a probability mass function, the differential entropy (any sign) for a density.
     stderr, exact, method, formula, n, reason, diagnostic
         As in :class:`KLResult`.
+    mc : None
+        Always ``None``: a Monte Carlo entropy is the plain mean of −log p over the
+        draws, not an :class:`~klmath.MCResult`.
     """
+
+    def ci(self, level: float = 0.95, *, method: str = "normal") -> tuple[Any, Any]:
+        """Return ``(low, high)``: ``(value, value)`` if exact, else ``value ± z·stderr``.
+
+        Not clipped at 0: a differential entropy can be negative. Only
+        ``method="normal"``: the skewness of −log p is not accumulated.
+
+        Raises
+        ------
+        ValueError
+            If ``level`` is not strictly between 0 and 1, or ``method`` is not ``"normal"``.
+        """
+        _check_level(level, method)
+        if method != "normal":
+            raise ValueError(f"method must be 'normal' for an entropy, got {method!r}")
+        if self.exact:
+            return self.value, self.value
+        z = NormalDist().inv_cdf(0.5 + level / 2.0)
+        return self.value - z * self.stderr, self.value + z * self.stderr
 
 
 # --------------------------------------------------------------------------- kl
@@ -164,7 +225,10 @@ def kl(
     -------
     KLResult
         ``value``, ``stderr`` (0 if exact), ``exact``, ``method``, ``formula``, and a
-        ``reason`` for any infinite value.
+        ``reason`` for any infinite value. A Monte Carlo result also carries the
+        :class:`klmath.MCResult` of the estimate it returns as ``mc`` (tail shape
+        ``khat``, ``reliable``, ``verdict``, ``estimand``, ``skewness``, ``warned``), and
+        ``ci(level, method=...)`` is that result's interval.
 
     Raises
     ------
@@ -186,6 +250,15 @@ def kl(
     -----
     KLMonteCarloWarning
         ``method="auto"`` and no closed form (or a closed form that returned NaN).
+    KLEstimatorWarning
+        Monte Carlo only, as :func:`klmath.mc_kl` issues it for the estimate returned
+        (the variance of its terms is likely infinite, k3's check failed, or k2). With
+        ``estimator=None``, a warning about an estimate that ``kl`` discarded is not
+        issued: ``diagnostic`` says why it was discarded.
+
+    Every warning points at the line that called ``kl``, not at klmath's source, so
+    ``warnings.filterwarnings(..., module=...)`` and the once-per-location default act
+    on the user's code.
 
     Notes
     -----
@@ -197,12 +270,32 @@ def kl(
     ``reason``. klmath's own formulas are written as sums of non-negative terms that
     are exactly 0 for equal parameters, so they need none of it.
 
-    *The estimator when* ``estimator=None``. k3 (low variance, ≥ 0 per draw) is tried
-    first; it is unbiased only if E_p[q/p] = 1, i.e. q has no mass outside p's
-    support. :func:`klmath.mc_kl` checks that on the draws; when the check fails, the
-    k3 value is known to be biased (or its error bar unreliable), so ``kl`` discards it
-    and returns k1 (−log r, unbiased whatever the supports) from a second run with the
-    same seed, saying so in ``diagnostic``.
+    *The estimator when* ``estimator=None``. k3 = r − 1 − log r (r = q/p; low
+    variance when p ≈ q, ≥ 0 per draw) is tried first. It is unbiased only if
+    E_p[r] = ∫_{supp p} q = 1, i.e. q has no mass outside p's support; otherwise
+    E[k3] = KL − Q(x ∉ supp p), and for a constant r (uniform p and q) its standard
+    error is rounding noise around that wrong value. :func:`klmath.mc_kl` checks the
+    mean of r − 1 against 0 on the same draws (failing beyond 5 standard errors), and
+    judges the tail of the terms (``reliable``: k̂ ≤ ⅓). The rule:
+
+    1. k3 reliable at every batch element (check passed, k̂ ≤ ⅓): k3 is returned.
+    2. Otherwise k1 = −log r, unbiased whatever the supports, is computed by a second
+       :func:`klmath.mc_kl` run (with a seed: on the same draws; this doubles the cost).
+    3. k3's check failed (k3 is biased by the missing mass, or r has infinite variance):
+       k1 is returned, whatever k1's own verdict; ``diagnostic`` quotes the check
+       (the mean of r − 1 estimates −Q(x ∉ supp p)) and k3's discarded value.
+    4. k3's check passed but its tail is too heavy (k̂ > ⅓): k1 is returned if it is
+       more trustworthy, judged in this order: warned at no batch element while k3 is
+       warned at some (k̂ > ½); reliable at every element while k3 is not; a smaller
+       largest k̂ (a lighter tail). Otherwise k3 (unbiased here, lower variance) is
+       kept and ``diagnostic`` gives both verdicts.
+
+    The value returned is therefore never one whose bias ``kl`` has detected, and its
+    error bar is judged in ``mc.reliable`` / ``mc.verdict``, the estimate's own
+    :class:`klmath.MCResult`. A mass of q outside p's support smaller than about 5
+    standard errors of r − 1 (≈ 5·sqrt(Var r / n)) cannot be detected; it biases k3 by
+    that much at most. ``estimator="k3"`` (or ``"k1"``, ``"k2"``) bypasses the rule and
+    returns that estimator with :func:`klmath.mc_kl`'s warnings.
 
     Examples
     --------
@@ -237,13 +330,12 @@ def kl(
         hint = ""
         if pa.family == qa.family == "torch MixtureSameFamily":
             hint = " For Gaussian mixtures, klmath.gaussian_mixture_kl_bounds brackets it."
-        warnings.warn(
+        warn(
             f"no closed form for KL(p ‖ q) with p = {pa.family}, q = {qa.family}; "
             f"estimating it by Monte Carlo (n={n}, estimator="
             f"{'chosen by kl' if estimator is None else repr(estimator)}). "
             f"Pass method='mc' to silence this warning.{hint}",
             KLMonteCarloWarning,
-            stacklevel=2,
         )
     return _monte_carlo_kl(p, q, n, estimator, seed)
 
@@ -363,11 +455,10 @@ def entropy(
                 f"entropy(p, method='mc') for a Monte Carlo estimate, or register one with "
                 f"@klmath.register_entropy({family_name(p)})"
             )
-        warnings.warn(
+        warn(
             f"no closed form for the entropy of p = {pa.family}; estimating it by Monte "
             f"Carlo (n={n}). Pass method='mc' to silence this warning.",
             KLMonteCarloWarning,
-            stacklevel=2,
         )
     return _monte_carlo_entropy(adapt(p, "p", need_sample=True), n, seed)
 
@@ -426,7 +517,7 @@ def _settle(value: Any, formula: str, method: str, what: str, *, clamp: bool = T
         text = f"{formula} returned NaN for {what}{where}"
         if method == "exact":
             raise ValueError(f"{text}; no trustworthy closed form: use method='mc' for an estimate")
-        warnings.warn(f"{text}; falling back to Monte Carlo", KLMonteCarloWarning, stacklevel=4)
+        warn(f"{text}; falling back to Monte Carlo", KLMonteCarloWarning)
         return None
     if clamp and bool((value < 0).any()):
         if xp is np:
@@ -464,39 +555,88 @@ def _support(dist: Any) -> str | None:
 
 
 def _monte_carlo_kl(p: Any, q: Any, n: int, estimator: str | None, seed: int | None) -> KLResult:
-    """Monte Carlo KL; with ``estimator=None`` k3, replaced by k1 when k3 is known biased."""
+    """Monte Carlo KL; with ``estimator=None`` the policy of :func:`kl`'s Notes."""
     if estimator is not None:
-        res = mc_kl(p, q, n, estimator=estimator, seed=seed)
-        formula = f"klmath.mc_kl(estimator={estimator!r})"
-        return KLResult(
-            res.value, res.stderr, False, "mc", formula, res.n, res.reason, res.diagnostic
+        return _mc_result(mc_kl(p, q, n, estimator=estimator, seed=seed), None)
+    k3, k3_warnings = _recorded(p, q, n, "k3", seed)
+    if _everywhere(k3.reliable):
+        _reissue(k3_warnings)
+        return _mc_result(k3, None)
+    k1, k1_warnings = _recorded(p, q, n, "k1", seed)
+    draws = "the same draws" if seed is not None else "fresh draws (seed=None)"
+    if k3.diagnostic is None and _standing(k3) <= _standing(k1):
+        # k3 is unbiased here (its check passed) and k1 is no more trustworthy.
+        _reissue(k3_warnings)
+        why = (
+            f"k3 was kept although its interval is not reliable ({k3.verdict}); k1, tried "
+            f"on {draws}, is no better: {k1.verdict}"
         )
+        return _mc_result(k3, why)
+    _reissue(k1_warnings)
+    if k3.diagnostic is not None:
+        why = (
+            f"k3 was not used: {k3.diagnostic} k3 gave {_short(k3.value)}, biased "
+            "by the mass of q outside p's support if that is the cause. kl() returned k1 "
+            f"(−log r, unbiased whatever the supports) from a second run on {draws}."
+        )
+    else:
+        why = (
+            f"k3 was not used: {k3.verdict} kl() returned k1 (−log r; its own verdict: "
+            f"{k1.verdict}) from a second run on {draws}."
+        )
+    return _mc_result(k1, f"{why} k1: {k1.diagnostic}" if k1.diagnostic else why)
+
+
+def _recorded(
+    p: Any, q: Any, n: int, estimator: str, seed: int | None
+) -> tuple[MCResult, list[warnings.WarningMessage]]:
+    """``mc_kl`` with its warnings held back, to be reissued only if its value is returned."""
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", KLEstimatorWarning)
-        res = mc_kl(p, q, n, estimator="k3", seed=seed)
-    if res.diagnostic is None:
-        for w in caught:  # anything but k3's own check is passed on
-            if not issubclass(w.category, KLEstimatorWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        return KLResult(
-            res.value, res.stderr, False, "mc", "klmath.mc_kl(estimator='k3')", res.n, res.reason
-        )
-    k1 = mc_kl(p, q, n, estimator="k1", seed=seed)
-    diagnostic = (
-        f"k3 was not used: {res.diagnostic} So kl() returned k1 (−log r, unbiased whatever "
-        "the supports) from a second run with the same seed."
-    )
-    if k1.diagnostic:
-        diagnostic += f" k1: {k1.diagnostic}"
+        warnings.simplefilter("always")
+        res = mc_kl(p, q, n, estimator=estimator, seed=seed)
+    return res, caught
+
+
+def _reissue(caught: list[warnings.WarningMessage]) -> None:
+    """Issue held-back warnings again, under the caller's filters: klmath's own at the
+    user's line, anything else (torch, scipy) where it was raised."""
+    for w in caught:
+        if issubclass(w.category, (KLEstimatorWarning, KLMonteCarloWarning)):
+            warn(w.message, w.category)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _standing(res: MCResult) -> tuple[bool, bool, float]:
+    """How far ``res``'s interval is from trustworthy, smaller is better: (some element
+    warned, some element not reliable, the largest k̂ (∞ after an overflow); ∞ where
+    none was fitted)."""
+    khat = _host(res.khat) if res.khat is not None else np.array(np.nan)
+    fitted = khat[~np.isnan(khat)]
+    worst = float(fitted.max()) if fitted.size else math.inf
+    return (not _nowhere(res.warned), not _everywhere(res.reliable), worst)
+
+
+def _everywhere(flags: Any) -> bool:
+    return flags is not None and bool(_host(flags).all())
+
+
+def _nowhere(flags: Any) -> bool:
+    return flags is None or not bool(_host(flags).any())
+
+
+def _mc_result(res: MCResult, diagnostic: str | None) -> KLResult:
+    """The KLResult of a Monte Carlo estimate, carrying ``res`` itself as ``mc``."""
     return KLResult(
-        k1.value,
-        k1.stderr,
+        res.value,
+        res.stderr,
         False,
         "mc",
-        "klmath.mc_kl(estimator='k1')",
-        k1.n,
-        k1.reason,
-        diagnostic,
+        f"klmath.mc_kl(estimator={res.estimator!r})",
+        res.n,
+        res.reason,
+        diagnostic if diagnostic is not None else res.diagnostic,
+        res,
     )
 
 

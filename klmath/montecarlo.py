@@ -30,7 +30,6 @@ standard error, the sample skewness and a skewness-corrected interval ``ci()``.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from klmath._adapters import Adapter, TorchAdapter, adapt, check_parameters, tor
 from klmath._mc_moments import Moments, skew_offsets
 from klmath._mc_moments import namespace as _namespace
 from klmath._mc_tails import LogRatioTails, tail_buffer_size, verdict
+from klmath._warn import warn
 
 __all__ = ["ESTIMATORS", "KLEstimatorWarning", "MCResult", "SupportsSampleLogProb", "mc_kl"]
 
@@ -519,12 +519,12 @@ class _Welford:
             failed = _host(bad)
             if bool(bad.any()):
                 diagnostic = _diagnostic(mean_c, se_c, bad)
-                warnings.warn(diagnostic, KLEstimatorWarning, stacklevel=3)
+                warn(diagnostic, KLEstimatorWarning)
         elif self.check is not None:
             gap = (_host(self.check.mean), _host(self.check.stderr()))
         judged = verdict(estimator, n, self.tails.khats(estimator_terms), _host(zero), failed, gap)
         if judged.warning is not None:
-            warnings.warn(judged.warning, KLEstimatorWarning, stacklevel=3)
+            warn(judged.warning, KLEstimatorWarning)
         if xp is np and value.ndim == 0:
             value, stderr, skewness = np.float64(value), np.float64(stderr), np.float64(skewness)
         return MCResult(

@@ -25,12 +25,12 @@ formula module.
 from __future__ import annotations
 
 import sys
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from klmath._adapters import is_scipy_frozen, is_torch_distribution, scipy_family
+from klmath._warn import warn
 
 __all__ = ["KLAmbiguityWarning", "register_entropy", "register_kl"]
 
@@ -176,13 +176,12 @@ def lookup_kl(p: Any, q: Any) -> Callable[[Any, Any], Any] | None:
         best.sort(key=lambda c: c[:2])
         if len(best) > 1:
             a, b = best[0], best[1]
-            warnings.warn(
+            warn(
                 f"ambiguous kl() registrations for ({key_name(cp[0])}, {key_name(cq[0])}): "
                 f"({key_name(a[2])}, {key_name(a[3])}) and ({key_name(b[2])}, "
                 f"{key_name(b[3])}) match equally well; using the first. Settle it with "
                 f"register_kl({key_name(cp[0])}, {key_name(cq[0])})",
                 KLAmbiguityWarning,
-                stacklevel=4,
             )
         fn = _REGISTRY[best[0][2], best[0][3]]
     _MEMO[memo_key] = fn

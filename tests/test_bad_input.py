@@ -939,14 +939,23 @@ def _lemma_cases() -> list[Case]:
 
 def _ci_cases() -> list[Case]:
     exact = kl(D.Normal(0.0, 1.0), D.Normal(1.0, 1.0))
+    estimated = kl(st.norm(), st.norm(0.5), method="mc", n=1000, seed=0)
     mc = mc_kl(st.norm(), st.norm(0.5), 1000, seed=0)
     ent = entropy(st.norm())
+    ent_mc = entropy(st.norm(), method="mc", n=1000, seed=0)
     kinds = {**FLOAT_KINDS, "one": lambda v: 1.0, "zero": lambda v: 0.0}
     cases = []
-    for label, res in (("KLResult.ci", exact), ("MCResult.ci", mc), ("EntropyResult.ci", ent)):
-        cases += _scalar_cases(
-            label, lambda kw, res=res: res.ci(**kw), lambda: {"level": 0.95}, "level", kinds
-        )
+    for label, res, method in (
+        ("KLResult.ci", exact, "skew"),
+        ("KLResult.ci(mc)", estimated, "skew"),
+        ("MCResult.ci", mc, "skew"),
+        ("EntropyResult.ci", ent, "normal"),
+        ("EntropyResult.ci(mc)", ent_mc, "normal"),
+    ):
+        call = lambda kw, res=res: res.ci(**kw)
+        valid = lambda method=method: {"level": 0.95, "method": method}
+        cases += _scalar_cases(label, call, valid, "level", kinds)
+        cases += _scalar_cases(label, call, valid, "method", CHOICE_KINDS)
     return cases
 
 

@@ -27,6 +27,7 @@ from strategies import distribution_parameters
 from torch import distributions as D
 
 from klmath import kl
+from klmath._records import read_record
 
 REGISTRY_PAIRS = sorted((p.__name__, q.__name__) for p, q in D.kl._KL_REGISTRY)
 
@@ -236,6 +237,18 @@ def check_against_reference(res: Any, expected: float) -> None:
 
 def test_the_registry_is_torch_2_13s() -> None:
     assert len(REGISTRY_PAIRS) == 87
+
+
+def test_the_docs_table_has_a_checked_row_for_every_registry_pair() -> None:
+    # docs/topics/kl-registry.md renders one row per pair of the record kl_reference_sweep
+    # (tests/test_results_tables.py keeps the page equal to the record): every pair of
+    # torch's registry must be there, with the formula used, the reference it was
+    # checked against, draws, and no disagreement of klmath's value.
+    pairs = read_record("kl_reference_sweep")["values"]["pairs"]
+    assert sorted(pairs) == sorted(f"{p}-{q}" for p, q in REGISTRY_PAIRS)
+    for name, row in pairs.items():
+        assert row["klmath_formulas"] and row["reference"], name
+        assert row["examples"] >= 3 and not row["klmath_failures"], name
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """scipy frozen objects: closed forms for norm, laplace, uniform, gamma, expon, beta,
-bernoulli, binom, poisson, geom (and cauchy, gumbel_r, pareto, halfnorm, dirichlet),
-with ``loc`` and ``scale`` mapped onto the same formulas as torch's objects.
+bernoulli, binom, poisson, geom (and cauchy, halfcauchy, gumbel_r, pareto, halfnorm,
+dirichlet), with ``loc`` and ``scale`` mapped onto the same formulas as torch's objects.
 
 Checked against the independent reference of ``kl_reference`` (which takes loc and
 scale itself), against the same pair built from torch objects, and in mixed pairs.
@@ -109,6 +109,12 @@ CASES = [
         st.halfnorm(scale=0.5),
         lambda: ref.kl_density(ref.half_normal(2.0), ref.half_normal(0.5)),
         id="halfnorm",
+    ),
+    pytest.param(
+        st.halfcauchy(scale=2.0),
+        st.halfcauchy(scale=0.5),
+        lambda: ref.kl_density(ref.half_cauchy(2.0), ref.half_cauchy(0.5)),
+        id="halfcauchy",
     ),
     pytest.param(
         st.cauchy(1.0, 2.0),

@@ -18,7 +18,14 @@ import torch
 from torch.distributions import Gamma, Independent, LogNormal, MultivariateNormal, Normal, Uniform
 
 import klmath.registry as registry_module
-from klmath import KLAmbiguityWarning, KLMonteCarloWarning, KLResult, kl, register_kl
+from klmath import (
+    KLAmbiguityWarning,
+    KLEstimatorWarning,
+    KLMonteCarloWarning,
+    KLResult,
+    kl,
+    register_kl,
+)
 
 
 @pytest.fixture
@@ -165,21 +172,30 @@ def gamma_lognormal_kl() -> float:
 
 def test_monte_carlo_fallback_warns_and_is_right() -> None:
     p, q = Gamma(torch.tensor(2.0, dtype=torch.float64), 1.0), LogNormal(0.0, 1.0)
-    with pytest.warns(
-        KLMonteCarloWarning,
-        match=r"p = torch Gamma, q = torch LogNormal.*"
-        r"method='mc'",
+    # k1's tail warning comes with the estimate returned (its k̂, below); k3's, about an
+    # estimate kl discarded, does not.
+    with (
+        pytest.warns(
+            KLMonteCarloWarning,
+            match=r"p = torch Gamma, q = torch LogNormal.*"
+            r"method='mc'",
+        ),
+        pytest.warns(KLEstimatorWarning, match=r"the k1 terms' tail shape") as tail,
     ):
         res = kl(p, q, n=50_000, seed=0)
+    assert not any("k3 terms" in str(w.message) for w in tail)
     assert not res.exact and res.method == "mc" and res.n == 50_000
-    assert res.formula == "klmath.mc_kl(estimator='k3')"
+    # r = q/p ≈ e^x under Gamma(2, 1): k3's terms have a Pareto tail of shape 1 (infinite
+    # variance), k1's a stretched-exponential one (every moment finite, though its k̂
+    # reads 0.56 at this n), so kl's default returns k1, the lighter-tailed (Notes, rule 4).
+    assert res.formula == "klmath.mc_kl(estimator='k1')" and res.mc is not None
     assert abs(float(res.value) - gamma_lognormal_kl()) <= 4 * float(res.stderr)
     low, high = res.ci()
     assert low < res.value < high
     with warnings.catch_warnings():
-        # method='mc' silences the fallback warning; mc_kl's own tail diagnostic may
-        # still (rightly) flag k3 here: r = q/p has a Pareto tail of shape 1 under Gamma.
+        # method='mc' silences the fallback warning, not mc_kl's own about the estimate.
         warnings.simplefilter("error", KLMonteCarloWarning)
+        warnings.simplefilter("ignore", KLEstimatorWarning)
         again = kl(p, q, method="mc", n=50_000, seed=0)
     assert torch.equal(again.value, res.value)
 
