@@ -111,6 +111,7 @@ def _parts(statement: sp.Basic) -> list[sp.Rel]:
     missing = [c(k) for c in _CELLS for k in PENALTIES.values() if c(k) not in stated]
     if missing:
         raise ProofFailure(f"the statement does not state {', '.join(map(_say, missing))}")
+
     def order(part: sp.Rel) -> tuple[int, str, bool]:
         cell = part.lhs.func if part.lhs.func in _CELLS else None
         where = _CELLS.index(cell) if cell is not None else len(_CELLS)
@@ -132,26 +133,40 @@ def _say(expr: sp.Basic) -> str:
     return sp.sstr(expr)
 
 
-def _meaning(model: Any) -> dict[sp.Basic, sp.Expr]:
-    """What every atom of the statement is for ``model`` (symbolic K or explicit K)."""
-    atoms: dict[sp.Basic, sp.Expr] = {
-        KL_QP: model.kl_qp,
-        KL_PQ: model.kl_pq,
-        HALF_ELL2: model.value("k2"),
-    }
-    out = dict(atoms)
-    out |= {NABLA(x): model.d(e) for x, e in atoms.items()}
-    for name, k in PENALTIES.items():
-        out |= {VALUE(k): model.value(name), LOSS(k): model.loss(name)}
-        out[REWARD(k)] = model.reward(name)
-    return out
+_ATOMS: tuple[sp.Basic, ...] = (
+    KL_QP,
+    KL_PQ,
+    HALF_ELL2,
+    *(NABLA(x) for x in (KL_QP, KL_PQ, HALF_ELL2)),
+    *(cell(k) for cell in _CELLS for k in PENALTIES.values()),
+)
+_KIND = {k: name for name, k in PENALTIES.items()}
+
+
+def _meaning_of(model: Any, atom: sp.Basic) -> sp.Expr:
+    """What ``atom`` of the statement is for ``model`` (symbolic K or explicit K)."""
+    if atom in (KL_QP, KL_PQ, HALF_ELL2):
+        return {KL_QP: model.kl_qp, KL_PQ: model.kl_pq, HALF_ELL2: model.half_ell2}[atom]
+    if atom.func == NABLA:
+        return model.d(_meaning_of(model, atom.args[0]))
+    kind = _KIND[atom.args[0]]
+    return {VALUE: model.value, LOSS: model.loss, REWARD: model.reward}[atom.func](kind)
+
+
+def _meaning(model: Any, part: sp.Basic) -> dict[sp.Basic, sp.Expr]:
+    """What each atom of ``part`` is for ``model``, cached on the model."""
+    cache: dict[sp.Basic, sp.Expr] = model.__dict__.setdefault("_meaning", {})
+    for atom in _ATOMS:
+        if part.has(atom) and atom not in cache:
+            cache[atom] = _meaning_of(model, atom)
+    return {atom: cache[atom] for atom in _ATOMS if part.has(atom)}
 
 
 def _difference(part: sp.Rel, meaning: dict[sp.Basic, sp.Expr]) -> sp.Expr:
     """lhs − rhs of ``part`` with every atom replaced by its meaning."""
     diff = (part.lhs - part.rhs).xreplace(meaning)
-    leftover = diff.atoms(sp.Function) & {c(k) for c in _CELLS for k in PENALTIES.values()}
-    leftover |= diff.atoms(NABLA) | (diff.free_symbols & {KL_QP, KL_PQ, HALF_ELL2})
+    leftover = {f for f in diff.atoms(sp.Function) if f.func in (*_CELLS, NABLA)}
+    leftover |= diff.free_symbols & {KL_QP, KL_PQ, HALF_ELL2, *PENALTIES.values()}
     if leftover:
         raise ProofFailure(f"{_say(part)}: {leftover} has no meaning in this setting")
     return diff
@@ -225,7 +240,9 @@ def _reduce(expr: sp.Expr) -> sp.Expr:
         expr = expr.replace(lambda e: isinstance(e, sp.Piecewise), _index_in_range)
         expr = expr.replace(lambda e: _is_total(e, _U), lambda e: _TOTAL)
         expr = expr.replace(lambda e: _is_total(e, _P), lambda e: sp.Integer(1))
-        expr = expr.replace(lambda e: isinstance(e, sp.Sum) and e.function == 0, lambda e: sp.Integer(0))
+        expr = expr.replace(
+            lambda e: isinstance(e, sp.Sum) and e.function == 0, lambda e: sp.Integer(0)
+        )
         expr = expr.replace(lambda e: isinstance(e, sp.Sum), _pull)
         if expr == before:
             break
@@ -265,6 +282,7 @@ class _AnyK:
         }
         self.kl_qp = self.mean(self.ell)
         self.kl_pq = _sum(_P[_I] * (sp.log(_P[_I]) - self.log_q))
+        self.half_ell2 = self.mean(self.ell**2) / 2
 
     def mean(self, f: sp.Expr) -> sp.Expr:
         return _sum(self.q * f)
@@ -331,8 +349,7 @@ def _lemmas(model: _AnyK) -> Iterator[Step]:
         "score: ∂log q_i/∂θ_j = ∂ℓ_i/∂θ_j = δ_ij − q_j (p fixed)",
     )
     yield _reduce_zero(
-        model.mean((sp.KroneckerDelta(_I, _J) - q_j) * g[_I])
-        - q_j * (g[_J] - model.mean(g[_I])),
+        model.mean((sp.KroneckerDelta(_I, _J) - q_j) * g[_I]) - q_j * (g[_J] - model.mean(g[_I])),
         "Σ_i q_i(δ_ij − q_j) g_i = q_j(g_j − Σ_i q_i g_i) for any g, K symbolic",
     )
     yield _reduce_zero(model.mean(sp.Integer(1)) - 1, "Σ_i q_i = Σ_i u_i / U = 1")
@@ -352,10 +369,12 @@ _FAMILY = {_U[1]: 3 * _PI / 2, _U[2]: _PI / 2, _P[1]: _PI, _P[2]: _PI, _TOTAL: s
 
 
 def _split_sum(s: sp.Sum) -> sp.Expr:
-    """Σ_{i=1}^K f_i = f_1 + f_2 + Σ_{i=3}^K f_i (K ≥ 2), with u_i = p_i for i ≥ 3."""
+    """Σ_{i=1}^K f_i = f_1 + f_2 + Σ_{i=3}^K f_i (K ≥ 2; u_i = p_i for i ≥ 3)."""
     ((x, lo, hi),) = s.limits
+    if (lo, hi) != (1, K):
+        raise ProofFailure(f"{s} is not a sum over i = 1..K")
     f = s.function
-    return f.xreplace({x: 1}) + f.xreplace({x: 2}) + sp.Sum(f.xreplace({_U[x]: _P[x]}), (x, 3, hi))
+    return f.xreplace({x: 1}) + f.xreplace({x: 2}) + sp.Sum(f.xreplace({_U[x]: _P[x]}), (x, 3, K))
 
 
 def _at_family(reduced: sp.Expr, j: int) -> sp.Expr:
@@ -368,11 +387,13 @@ def _at_family(reduced: sp.Expr, j: int) -> sp.Expr:
 def _nonzero_for_every_k(diff: sp.Expr, step: str) -> Step:
     """Require ``diff`` ≠ 0 at the family above for every K ≥ 2 and 0 < π ≤ ½.
 
-    The difference, reduced, is evaluated at j = 1 (then j = 2): it must be π·r(π) with
+    The difference, reduced, is evaluated there (a gradient at j = 1, else at j = 2): it
+    must be π·r(π) with
     r linear in π alone and of one strict sign at both ends, π = 0 and π = ½.
     """
     reduced = _reduce(diff)
-    for j in (1, 2):
+    gradient = reduced.has(_J)
+    for j in (1, 2) if gradient else (1,):
         ratio = _at_family(reduced, j)
         if not ratio.free_symbols <= {_PI} or sp.degree(ratio, _PI) > 1:
             raise ProofFailure(f"{step}: {ratio} is not linear in π alone")
@@ -382,17 +403,17 @@ def _nonzero_for_every_k(diff: sp.Expr, step: str) -> Step:
     at_ends = ", ".join(sp.sstr(sp.N(e, 4)) for e in ends)
     return require(
         all(e.is_positive for e in ends) or all(e.is_negative for e in ends),
-        f"{step} for every K ≥ 2: at p_1 = p_2 = π, q = (3π/2, π/2, p_3, …, p_K), j = {j} the "
-        f"difference is π·r(π), r linear with r(0), r(½) = {at_ends}: nonzero for 0 < π ≤ ½",
+        f"{step} for every K ≥ 2: at p_1 = p_2 = π, q = (3π/2, π/2, p_3, …, p_K)"
+        + (f", j = {j}" if gradient else "")
+        + f", the difference is π·r(π), r linear with r(0), r(½) = {at_ends}: nonzero for 0 < π ≤ ½",
     )
 
 
 def _any_k_checks(statement: sp.Basic) -> Iterator[Step]:
     model = _AnyK()
     yield from _lemmas(model)
-    meaning = _meaning(model)
     for part in _parts(statement):
-        diff = _difference(part, meaning)
+        diff = _difference(part, _meaning(model, part))
         if isinstance(part, sp.Eq):
             every_j = ", every j ≤ K" if part.has(LOSS, REWARD, NABLA) else ""
             yield _reduce_zero(diff, f"{_say(part)} for every K ≥ 2{every_j}")
@@ -404,20 +425,33 @@ def _any_k_checks(statement: sp.Basic) -> Iterator[Step]:
 
 
 def _variance_checks() -> Iterator[Step]:
-    """q_i ∝ p_i e^{εa_i}: Var_q[k1] = ε² Var_p[a] + O(ε³); k2 and k3 terms are O(ε²)."""
+    """q_i ∝ p_i e^{εa_i}: Var_q[k1] = ε² Var_p[a] + O(ε³); k2 and k3 terms are O(ε²).
+
+    The normaliser Z(ε) = Σ_i p_i e^{εa_i} and the mean M(ε) = E_q[ℓ] are differentiated
+    as functions of ε; their derivatives are then replaced by those of their sums (the
+    chain rule, done by SymPy), which keeps the expressions small.
+    """
     eps = sp.Symbol("epsilon")
-    z = _sum(_P[_I] * sp.exp(eps * _A[_I]))
-    q = _P[_I] * sp.exp(eps * _A[_I]) / z
-    ell = eps * _A[_I] - sp.log(z)
+    z_f, m_f = sp.Function("Z")(eps), sp.Function("M")(eps)
+    q = _P[_I] * sp.exp(eps * _A[_I]) / z_f
+    ell = eps * _A[_I] - sp.log(z_f)
     terms = {"k1": ell, "k2": ell**2 / 2, "k3": sp.exp(-ell) - 1 + ell}
 
     def mean(f: sp.Expr) -> sp.Expr:
         return _sum(q * f)
 
+    definitions = {z_f: _sum(_P[_I] * sp.exp(eps * _A[_I])), m_f: mean(ell)}
+    derivatives: dict[sp.Expr, sp.Expr] = {}
+    for function, definition in definitions.items():
+        for n in range(3):
+            derivatives[sp.Derivative(function, (eps, n)) if n else function] = definition
+            definition = sp.diff(definition, eps)
+
     def taylor(expr: sp.Expr, order: int) -> list[sp.Expr]:
         out = []
         for m in range(order):
-            out.append(expr.xreplace({eps: 0}) / sp.factorial(m))
+            at = expr.xreplace(derivatives).xreplace(derivatives)  # M's sums contain Z
+            out.append(at.xreplace({eps: 0}) / sp.factorial(m))
             expr = sp.diff(expr, eps)
         return out
 
@@ -429,7 +463,7 @@ def _variance_checks() -> Iterator[Step]:
 
     mean_a = _sum(_P[_I] * _A[_I])
     var_a = _sum(_P[_I] * (_A[_I] - mean_a) ** 2)
-    c1 = taylor(mean((terms["k1"] - mean(terms["k1"])) ** 2), 3)
+    c1 = taylor(mean((terms["k1"] - m_f) ** 2), 3)
     yield zeros(
         [c1[0], c1[1], c1[2] - var_a],
         "q ∝ p·e^{εa}, K symbolic: Var_q[k1] = ε² Var_p[a] + O(ε³) (= 2·KL + O(ε³))",
@@ -442,9 +476,7 @@ def _variance_checks() -> Iterator[Step]:
             taylor(terms[kind], 2),
             f"every {kind} term is O(ε²) (ε⁰, ε¹ coefficients 0), so Var_q[{kind}] = O(ε⁴)",
         )
-    yield zeros(
-        taylor(mean(terms["k2"]) - mean(ell), 3), "E_q[k2] − KL(q‖p) = O(ε³) (k2's bias)"
-    )
+    yield zeros(taylor(mean(terms["k2"]) - mean(ell), 3), "E_q[k2] − KL(q‖p) = O(ε³) (k2's bias)")
 
 
 # --- cross-check: explicit K = 2, 3, 4 ----------------------------------------------------
@@ -469,6 +501,7 @@ class _Softmax:
         }
         self.kl_qp = self.mean(self.ell)
         self.kl_pq = -sum(pi * li for pi, li in zip(self.p, self.ell, strict=True))
+        self.half_ell2 = self.mean([li**2 for li in self.ell]) / 2
 
     def mean(self, f: list[sp.Expr]) -> sp.Expr:
         return sum(qi * fi for qi, fi in zip(self.q, f, strict=True))
@@ -504,22 +537,30 @@ def _nonzero_at(expr: sp.Expr, at: dict[sp.Symbol, sp.Rational], step: str) -> S
 
 
 def _explicit_checks(statement: sp.Basic) -> Iterator[Step]:
+    """Cross-check: every stated relation again with explicit symbols at K = 2, 3, 4."""
     parts = _parts(statement)
     for k in (2, 3, 4):
+        models = [_Softmax(k, j) for j in range(k)]
+        checked = []
         for part in parts:
-            counted = []
-            every_j = isinstance(part, sp.Eq) and part.has(LOSS, REWARD, NABLA)
-            for j in range(k) if every_j else range(1):
-                model = _Softmax(k, j)
-                diff = _difference(part, _meaning(model))
-                if isinstance(part, sp.Eq):
-                    counted.append(require_zero(sp.expand(diff), f"K={k}, j={j + 1}: {_say(part)}"))
-                else:
-                    counted.append(_nonzero_at(diff, model.numbers(), f"K={k}: {_say(part)}"))
-            yield concrete(
-                require(len(counted) > 0, f"K={k}: {_say(part)} (explicit, every j)"),
-                "K = 2, 3, 4",
-            )
+            gradient = part.has(LOSS, REWARD, NABLA)
+            if isinstance(part, sp.Eq):
+                for model in models if gradient else models[:1]:
+                    diff = _difference(part, _meaning(model, part))
+                    label = f", j={model.j + 1}" if gradient else ""
+                    checked.append(require_zero(sp.expand(diff), f"K={k}{label}: {_say(part)}"))
+            else:
+                diff = _difference(part, _meaning(models[0], part))
+                checked.append(_nonzero_at(diff, models[0].numbers(), f"K={k}: {_say(part)}"))
+        yield concrete(
+            require(
+                len(checked) >= len(parts),
+                f"cross-check K={k}: the {len(parts)} stated relations with explicit "
+                f"u_1..u_{k}, p_1..p_{k - 1} (= for every j by expand/cancel, ≠ at a rational "
+                "point)",
+            ),
+            f"K = {k}",
+        )
 
 
 @claim(
