@@ -380,16 +380,16 @@ def _split_sum(s: sp.Sum) -> sp.Expr:
 def _at_family(reduced: sp.Expr, j: int) -> sp.Expr:
     """A reduced expression at the family above and category j, divided by π."""
     at = reduced.replace(lambda e: isinstance(e, sp.Sum), _split_sum)
-    at = sp.expand(sp.expand_log(at.xreplace({_J: j}).xreplace(_FAMILY), force=True))
+    at = sp.expand(sp.expand_log(at.xreplace({_J: j}).xreplace(_FAMILY)))
     return sp.expand(at / _PI)
 
 
 def _nonzero_for_every_k(diff: sp.Expr, step: str) -> Step:
     """Require ``diff`` ≠ 0 at the family above for every K ≥ 2 and 0 < π ≤ ½.
 
-    The difference, reduced, is evaluated there (a gradient at j = 1, else at j = 2): it
-    must be π·r(π) with
-    r linear in π alone and of one strict sign at both ends, π = 0 and π = ½.
+    The difference, reduced, is evaluated there (a gradient at j = 1, and at j = 2 if that
+    does not settle it): it must be π·r(π) with r linear in π alone and of one strict
+    sign at both ends, π = 0 and π = ½.
     """
     reduced = _reduce(diff)
     gradient = reduced.has(_J)
@@ -405,7 +405,7 @@ def _nonzero_for_every_k(diff: sp.Expr, step: str) -> Step:
         all(e.is_positive for e in ends) or all(e.is_negative for e in ends),
         f"{step} for every K ≥ 2: at p_1 = p_2 = π, q = (3π/2, π/2, p_3, …, p_K)"
         + (f", j = {j}" if gradient else "")
-        + f", the difference is π·r(π), r linear with r(0), r(½) = {at_ends}: nonzero for 0 < π ≤ ½",
+        + f", the difference is π·r(π), r linear, r(0), r(½) = {at_ends}: nonzero for π ∈ (0, ½]",
     )
 
 
@@ -555,9 +555,8 @@ def _explicit_checks(statement: sp.Basic) -> Iterator[Step]:
         yield concrete(
             require(
                 len(checked) >= len(parts),
-                f"cross-check K={k}: the {len(parts)} stated relations with explicit "
-                f"u_1..u_{k}, p_1..p_{k - 1} (= for every j by expand/cancel, ≠ at a rational "
-                "point)",
+                f"cross-check: the {len(parts)} stated relations with explicit u_1..u_{k}, "
+                f"p_1..p_{k - 1} (= for every j by expand/cancel, ≠ at a rational point)",
             ),
             f"K = {k}",
         )
