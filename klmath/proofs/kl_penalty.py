@@ -258,12 +258,13 @@ def _reduce_zero(expr: sp.Expr, step: str) -> Step:
     return require_zero(_reduce(expr), step)
 
 
-def _cases_zero(expr: sp.Expr, step: str) -> Step:
+def _cases_zero(expr: sp.Expr, step: str) -> list[Step]:
     """``expr`` with a free index i is 0 both for i = j and for i ≠ j (δ_ij = 1, 0)."""
-    same = _reduce_zero(expr.xreplace({_I: _J}), f"{step} (i = j)")
     apart = {sp.KroneckerDelta(_I, _J): 0, sp.KroneckerDelta(_J, _I): 0}
-    other = _reduce_zero(expr.xreplace(apart), f"{step} (i ≠ j)")
-    return require(same != other, step)
+    return [
+        _reduce_zero(expr.xreplace({_I: _J}), f"{step}, case i = j"),
+        _reduce_zero(expr.xreplace(apart), f"{step}, case i ≠ j"),
+    ]
 
 
 class _AnyK:
@@ -340,11 +341,11 @@ def _lemmas(model: _AnyK) -> Iterator[Step]:
         "∂U/∂θ_j = u_j Σ_m δ_jm = u_j: ∂ log U/∂θ_j = u_j/U = q_j",
     )
     q_j = _U[_J] / model.total
-    yield _cases_zero(
+    yield from _cases_zero(
         model.d(model.q) - model.q * (sp.KroneckerDelta(_I, _J) - q_j),
         "softmax derivative: ∂q_i/∂θ_j = q_i(δ_ij − q_j), K symbolic",
     )
-    yield _cases_zero(
+    yield from _cases_zero(
         model.d(model.log_q) - (sp.KroneckerDelta(_I, _J) - q_j),
         "score: ∂log q_i/∂θ_j = ∂ℓ_i/∂θ_j = δ_ij − q_j (p fixed)",
     )
@@ -354,7 +355,7 @@ def _lemmas(model: _AnyK) -> Iterator[Step]:
     )
     yield _reduce_zero(model.mean(sp.Integer(1)) - 1, "Σ_i q_i = Σ_i u_i / U = 1")
     yield _reduce_zero(
-        model.mean(_P[_I] / model.q) - 1, "E_q[p/q] = Σ_i p_i = 1 (p > 0 wherever q > 0)"
+        model.mean(_P[_I] / model.q) - 1, "E_q[p/q] = Σ_i p_i = 1 (a softmax q is > 0 everywhere)"
     )
     yield _reduce_zero(
         model.d(model.kl_qp) - q_j * (model.ell.xreplace({_I: _J}) - model.kl_qp),
@@ -395,7 +396,8 @@ def _nonzero_for_every_k(diff: sp.Expr, step: str) -> Step:
     gradient = reduced.has(_J)
     for j in (1, 2) if gradient else (1,):
         ratio = _at_family(reduced, j)
-        if not ratio.free_symbols <= {_PI} or sp.degree(ratio, _PI) > 1:
+        linear = ratio.is_polynomial(_PI) and sp.degree(ratio, _PI) <= 1
+        if not (ratio.free_symbols <= {_PI} and linear):
             raise ProofFailure(f"{step}: {ratio} is not linear in π alone")
         ends = [ratio.subs(_PI, 0), ratio.subs(_PI, sp.Rational(1, 2))]
         if all(e.is_positive for e in ends) or all(e.is_negative for e in ends):
@@ -459,7 +461,10 @@ def _variance_checks() -> Iterator[Step]:
         checked = [
             _reduce_zero(c, f"{step}: coefficient of ε^{m}") for m, c in enumerate(coefficients)
         ]
-        return require(len(checked) == len(coefficients) > 0, step)
+        return require(
+            len(checked) == len(coefficients) > 0 and all(isinstance(c, Step) for c in checked),
+            step,
+        )
 
     mean_a = _sum(_P[_I] * _A[_I])
     var_a = _sum(_P[_I] * (_A[_I] - mean_a) ** 2)
@@ -541,9 +546,11 @@ def _explicit_checks(statement: sp.Basic) -> Iterator[Step]:
     parts = _parts(statement)
     for k in (2, 3, 4):
         models = [_Softmax(k, j) for j in range(k)]
-        checked = []
+        checked: list[Step] = []
+        expected = 0
         for part in parts:
             gradient = part.has(LOSS, REWARD, NABLA)
+            expected += k if isinstance(part, sp.Eq) and gradient else 1
             if isinstance(part, sp.Eq):
                 for model in models if gradient else models[:1]:
                     diff = _difference(part, _meaning(model, part))
@@ -554,7 +561,7 @@ def _explicit_checks(statement: sp.Basic) -> Iterator[Step]:
                 checked.append(_nonzero_at(diff, models[0].numbers(), f"K={k}: {_say(part)}"))
         yield concrete(
             require(
-                len(checked) >= len(parts),
+                len(checked) == expected and all(isinstance(c, Step) for c in checked),
                 f"cross-check: the {len(parts)} stated relations with explicit u_1..u_{k}, "
                 f"p_1..p_{k - 1} (= for every j by expand/cancel, ≠ at a rational point)",
             ),
