@@ -20,6 +20,17 @@ from klmath.proofs.coupling import coupling_statement
 from klmath.proofs.flow1d import PHI, flow1d_statement
 from klmath.proofs.gaussian import gaussian_statement, statement_parts
 from klmath.proofs.gaussian_matrix import matrix_statement
+from klmath.proofs.kl_penalty import (
+    HALF_ELL2,
+    KL_PQ,
+    KL_QP,
+    LOSS,
+    NABLA,
+    PENALTIES,
+    REWARD,
+    VALUE,
+    penalty_statement,
+)
 from klmath.proofs.kl_properties import additivity_statement, nonnegative_statement
 from klmath.proofs.lemma import LemmaStatement
 
@@ -30,7 +41,7 @@ GENERALITY = {
     "coupling_log_det": "all n ≥ 1, all masks Ω",
     "argmax_lemma": "all sets Θ, Φ and real functions f, g, h",
     "flow1d_facts": "all n ≥ 1",
-    "kl_penalty_expectations": "K = 2, 3, 4 softmax categories",  # issue 15
+    "kl_penalty_expectations": "all K ≥ 2 softmax categories",  # issue 15
     "gaussian_matrix_identity": "all d ≥ 1 (library packing and layout checked d ≤ 64)",
 }
 SEED_CLAIMS = list(GENERALITY)[:6]  # the six seed problems: each ends with library checks
@@ -66,6 +77,11 @@ def test_concrete_size_steps_are_reported(results: dict[str, ProofResult]) -> No
     assert any(c.startswith("d ≤ 64:") and "_terms" in c for c in matrix)
     for name in ("gaussian_kl_closed_form", "kl_additivity", "flow1d_facts", "kl_nonnegative"):
         assert results[name].concrete == (), name
+    # The penalty table: every relation at symbolic K, K = 2, 3, 4 only as the cross-check.
+    penalty = results["kl_penalty_expectations"]
+    assert [c.split(":")[0] for c in penalty.concrete] == ["K = 2", "K = 3", "K = 4"]
+    symbolic = [s for s in penalty.steps if "for every K ≥ 2" in s]
+    assert len(symbolic) == len(penalty_statement().args)
 
 
 def test_gaussian_steps_are_at_symbolic_size(results: dict[str, ProofResult]) -> None:
@@ -138,6 +154,36 @@ def _wrong_flow(which: str) -> sp.And:
     return sp.And(*parts, evaluate=False)
 
 
+def _wrong_penalty(old: sp.Rel, new: sp.Rel) -> sp.And:
+    """The penalty statement with ``old`` replaced by ``new``; a stated part that ``new``
+    contradicts is dropped (And would fold X ∧ ¬X to False before the claim sees it)."""
+    parts = penalty_statement().args
+    assert old in parts
+    wrong = sp.And(*[new if p == old else p for p in parts if p != new.negated])
+    assert isinstance(wrong, sp.And) and new in wrong.args
+    return wrong
+
+
+K1, K2, K3 = PENALTIES.values()
+WRONG_PENALTY = {
+    # k2 as a loss claimed to give the forward-KL gradient (it gives the reverse one)
+    "k2-loss-is-forward-kl": (sp.Eq(LOSS(K2), NABLA(KL_QP)), sp.Eq(LOSS(K2), NABLA(KL_PQ))),
+    # k3's value with a wrong sign
+    "k3-value-minus-kl": (sp.Eq(VALUE(K3), KL_QP), sp.Eq(VALUE(K3), -KL_QP)),
+    # k1 as a loss claimed to give ∇KL(q‖p) (its expected gradient is 0)
+    "k1-loss-is-reverse-kl": (sp.Eq(LOSS(K1), 0), sp.Eq(LOSS(K1), NABLA(KL_QP))),
+    # the REINFORCE gradient of k2 with the two terms' signs swapped
+    "k2-reward-signs-swapped": (
+        sp.Eq(REWARD(K2), NABLA(HALF_ELL2) - NABLA(KL_QP)),
+        sp.Eq(REWARD(K2), NABLA(KL_QP) - NABLA(HALF_ELL2)),
+    ),
+    # a false inequality: the values of k1 and k3 stated to differ (both are KL(q‖p))
+    "k1-value-not-k3-value": (sp.Ne(VALUE(K2), KL_QP), sp.Ne(VALUE(K1), VALUE(K3))),
+    # k2's value stated to be KL (it is ½E_q[ℓ²])
+    "k2-value-is-kl": (sp.Eq(VALUE(K2), HALF_ELL2), sp.Eq(VALUE(K2), KL_QP)),
+}
+
+
 WRONG = [
     pytest.param(
         proofs.gaussian_kl_closed_form, _wrong_gaussian_half, id="gaussian-half-to-quarter"
@@ -174,6 +220,33 @@ def test_a_wrong_statement_fails_its_claim(
     assert result.status == "failed", (check.__name__, result.steps[-1:])  # ... a wrong one fails
     assert result.detail
     assert not any(s.startswith("library:") for s in result.steps)  # caught before the library
+
+
+@pytest.mark.parametrize("name", list(WRONG_PENALTY))
+def test_a_wrong_penalty_statement_fails_at_symbolic_k(
+    results: dict[str, ProofResult], name: str
+) -> None:
+    assert results["kl_penalty_expectations"].verified  # the stored statement passes ...
+    # ... a wrong one fails in the general proof, before the K = 2, 3, 4 cross-check.
+    result = proofs.kl_penalty_expectations(_wrong_penalty(*WRONG_PENALTY[name]))
+    assert result.status == "failed"
+    assert "for every K ≥ 2" in result.detail, result.detail
+    assert not result.concrete
+
+
+def test_a_penalty_statement_missing_a_cell_fails() -> None:
+    parts = [p for p in penalty_statement().args if p.lhs != REWARD(K3)]
+    result = proofs.kl_penalty_expectations(sp.And(*parts, evaluate=False))
+    assert result.status == "failed" and "E_q[k3·∇log q]" in result.detail
+
+
+def test_penalty_cross_check_alone_catches_a_wrong_statement() -> None:
+    # The explicit K = 2, 3, 4 expansion is an independent check of the same statement.
+    from klmath.proofs.kl_penalty import _explicit_checks
+
+    old, new = WRONG_PENALTY["k2-loss-is-forward-kl"]
+    with pytest.raises(ProofFailure, match=r"K=2, j=1: E_q\[∇k2\] = ∇KL\(p‖q\)"):
+        list(_explicit_checks(_wrong_penalty(old, new)))
 
 
 # --- the checking machinery ------------------------------------------------------------

@@ -12,7 +12,7 @@ at concrete sizes, and the theorems used without checking):
 5. :func:`argmax_lemma` — seed problem 6, all sets Θ, Φ (z3).
 6. :func:`flow1d_facts` — seed problem 2, all n ≥ 1.
 7. :func:`kl_penalty_expectations` — the value and gradient table of
-   :func:`klmath.kl_penalty`, K = 2, 3, 4.
+   :func:`klmath.kl_penalty`, all K ≥ 2.
 8. :func:`gaussian_matrix_identity` — the matrix-product form of the Gaussian KL that
    :func:`klmath.gaussian_kl_matrix` evaluates, all d ≥ 1 (the library's packing and
    row layout checked for d ≤ 64).
