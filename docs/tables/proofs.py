@@ -115,6 +115,165 @@ for _name, _reason in {
     SURVIVOR_REASONS[f"klmath.flow1d.{_name}"] = _reason
 
 
+# klmath/gaussian.py: the diagonal form, the series for eᵛ − 1 − v and the small helpers.
+_DIAG_LATER = (
+    "killed by tests/test_gaussian_diag_series.py, added after this run (checked by a rerun "
+    "of the named mutants)"
+)
+_FRESH_BUFFER = (
+    "equivalent: the same values written to a fresh tensor instead of a scratch buffer that "
+    "is not read again"
+)
+_FLOAT32_TERMS = (
+    "equivalent within rounding: all 12 series terms in float32 instead of 6 change 2 % of "
+    "the results by ≤ 2 ulp, both within 1.4 ulp of the float64 value (measured on 200 001 "
+    "points of |v| < ¼); only slower"
+)
+_SUM_AT_32 = (
+    "equivalent within rounding: at d = 32 exactly, x.sum(−1) instead of a product with a "
+    "constant vector sums the same non-negative terms in another order (a few ulps either "
+    "way); only the speed differs"
+)
+_ROWS_2D = (
+    "equivalent: x is always (B, d) here (diagonals of the (B, d, d) chunks of "
+    "klmath._gaussian_fast), so axis 1 is the last axis"
+)
+_DEAD_EXPAND = (
+    "equivalent: dead branch, the terms already have the broadcast shape of all four "
+    "arguments (checked for every combination of 8 shapes)"
+)
+_AS_TENSORS = (
+    "equivalent: as_tensors returns the very same tensors for float tensors of one dtype and "
+    "device; only slower"
+)
+for _name, _reason in {
+    "x__expm1_minus_x__mutmut_2": (
+        "equivalent in accuracy: at |v| = ¼ exactly the series is the more accurate form "
+        "(0.07 and 0.03 ulp in float64, 0.2 and 0.4 in float32, against 2.8, 1.6, 3.4 and "
+        "0.7 ulp for expm1(v) − v at ±¼), so no test of accuracy can prefer the original"
+    ),
+    "x__expm1_minus_x__mutmut_10": (
+        "equivalent: any small finite filler works; the series value is discarded where "
+        "|v| ≥ ¼ and the where() passes no gradient to v there (derivatives tested finite)"
+    ),
+    "x__expm1_minus_x__mutmut_13": _FLOAT32_TERMS,
+    "x__expm1_minus_x__mutmut_21": _DIAG_LATER,
+    "x__expm1_minus_x__mutmut_24": _DIAG_LATER,
+    "x__expm1_minus_x__mutmut_34": _ON_CPU,
+    "x__expm1_minus_x__mutmut_37": _ON_CPU,
+    "x__log_ratio__mutmut_5": (
+        "equivalent in accuracy: at |r| = ½ exactly the mutant takes log1p(r), within 0.25 ulp "
+        "of log(a/b) and never less accurate than log a − log b (6 584 pairs measured, both "
+        "dtypes, magnitudes 1e±300)"
+    ),
+    "x__log_ratio__mutmut_19": (
+        "equivalent: any argument > −1 works; log1p's value is discarded where |r| ≥ ½ and "
+        "the where() passes no gradient to r there"
+    ),
+    "x__diagonal_terms__mutmut_1": _DIAG_LATER,
+    "x__diagonal_terms__mutmut_2": _DIAG_LATER,
+    "x__diagonal_terms__mutmut_3": (
+        "equivalent: _diagonal_terms is reached only without autograd (its callers take the "
+        "careful form, or run inside an autograd Function's forward, when a gradient is needed)"
+    ),
+    "x__diagonal_terms__mutmut_13": _DIAG_LATER,
+    "x__diagonal_terms__mutmut_15": _DIAG_LATER,
+    "x__expm1_minus_log_ratio__mutmut_12": _FRESH_BUFFER,
+    "x__expm1_minus_log_ratio__mutmut_15": _FRESH_BUFFER,
+    "x__expm1_minus_log_ratio__mutmut_23": _ON_CPU,
+    "x__expm1_minus_log_ratio__mutmut_28": _FLOAT32_TERMS,
+    "x__expm1_minus_log_ratio__mutmut_70": _FRESH_BUFFER,
+    "x__expm1_minus_log_ratio__mutmut_73": _FRESH_BUFFER,
+    "x__expm1_minus_log_ratio__mutmut_77": _FRESH_BUFFER,
+    "x__expm1_minus_log_ratio__mutmut_81": _FRESH_BUFFER,
+    "x__half_sum_last__mutmut_4": _SUM_AT_32,
+    "x__half_sum_last__mutmut_13": _ON_CPU,
+    "x__sum_last__mutmut_2": _ROWS_2D,
+    "x__sum_last__mutmut_4": _SUM_AT_32,
+    "x__sum_last__mutmut_6": _ROWS_2D,
+    "x__sum_last__mutmut_11": _ON_CPU,
+    "x__diag_kl_values__mutmut_7": _FRESH_BUFFER,
+    "x__diag_kl_values__mutmut_8": _DIAG_LATER,
+    "x__diag_kl_values__mutmut_11": _FRESH_BUFFER,
+    "x__diag_kl_values__mutmut_14": _FRESH_BUFFER,
+    "x__diag_kl_values__mutmut_15": _DIAG_LATER,
+    "x__diag_kl_values__mutmut_16": _DIAG_LATER,
+    "x__diag_kl_values__mutmut_20": (
+        "equivalent: the mean term is added in place or out of place, the same values either way"
+    ),
+    "x__diag_kl_values__mutmut_33": _DEAD_EXPAND,
+    "x__diag_kl_values__mutmut_34": _DEAD_EXPAND,
+    "x__diag_kl_values__mutmut_35": _DEAD_EXPAND,
+    "x__diag_kl_values__mutmut_44": (
+        "equivalent: a zero variance always makes the KL non-finite (1 280 cases checked, both "
+        "dtypes), which the same line rejects, so > 0 and ≥ 0 reject the same inputs"
+    ),
+    "x__diag_kl_grads__mutmut_3": (
+        "equivalent: summed is False only for 0-d inputs, where a (1,)-shaped gradient summed "
+        "back to shape () is the same number (first and second derivatives compared)"
+    ),
+    "x__diag_kl_grads__mutmut_10": _DIAG_LATER,
+    "x__diag_kl_grads__mutmut_11": _DIAG_LATER,
+    "x__diag_kl_grads__mutmut_12": _DIAG_LATER,
+    "x__diag_kl_grads__mutmut_19": (
+        "equivalent: autograd drops a gradient returned for an input that needs none "
+        "(first and second derivatives compared)"
+    ),
+    "x__diag_kl_grads__mutmut_22": _DIAG_LATER,
+    "x__diag_kl_grads__mutmut_26": (
+        "equivalent: autograd drops a gradient returned for an input that needs none "
+        "(first and second derivatives compared)"
+    ),
+    "x__diag_kl_grads__mutmut_28": _DIAG_LATER,
+    "x__diag_kl_grads__mutmut_29": _DIAG_LATER,
+    "x__diag_kl_careful__mutmut_22": _DEAD_EXPAND,
+    "x__diag_kl_careful__mutmut_24": _DEAD_EXPAND,
+    "x__diag_kl_careful__mutmut_25": _DEAD_EXPAND,
+    "x__diag_kl_careful__mutmut_29": (
+        "equivalent: shape is () only for 0-d terms, and sum(−1) of a 0-d tensor is itself"
+    ),
+    "x__finish__mutmut_2": (
+        "equivalent: the finiteness checks then run on every careful-path call; they raise "
+        "only for a NaN or inf argument, which makes the KL non-finite, where they run anyway; "
+        "only slower"
+    ),
+    "x__finish__mutmut_6": _DIAG_LATER,
+    "x__positive_diagonal__mutmut_11": (
+        "equivalent: a zero diagonal entry is refused before (check_lower_triangular), so "
+        "< 0 and ≤ 0 select the same columns"
+    ),
+    "x__positive_diagonal__mutmut_15": (
+        "equivalent: x / ±1 is x · ±1 exactly, and so is its gradient"
+    ),
+    "x__positive_diagonal__mutmut_16": _DIAG_LATER,
+    "x_gaussian_kl_diag__mutmut_1": _AS_TENSORS,
+    "x_gaussian_kl_diag__mutmut_2": _AS_TENSORS,
+    "x_gaussian_kl_diag__mutmut_3": _AS_TENSORS,
+    "x_gaussian_kl_diag__mutmut_4": _AS_TENSORS,
+    "x_gaussian_kl_diag__mutmut_5": _AS_TENSORS,
+    "x_gaussian_kl_diag__mutmut_23": _DIAG_LATER,
+    "x_gaussian_kl_diag__mutmut_25": _DIAG_LATER,
+    "x_gaussian_kl_diag__mutmut_34": _DIAG_LATER,
+    "x_gaussian_kl_diag__mutmut_42": (
+        "equivalent: without a tensor that requires grad, the autograd Function's forward is "
+        "the same no-grad kernel, and its output needs no gradient"
+    ),
+    "x_gaussian_kl_diag__mutmut_43": _DIAG_LATER,
+    "x_gaussian_kl_diag__mutmut_44": _DIAG_LATER,
+    "x_gaussian_kl_diag__mutmut_45": _DIAG_LATER,
+    "x_gaussian_kl_diag__mutmut_94": _DIAG_LATER,
+    "x_gaussian_kl_diag__mutmut_97": _DIAG_LATER,
+    "x_gaussian_kl_diag__mutmut_98": _DIAG_LATER,
+    "x_gaussian_kl_diag__mutmut_99": _DIAG_LATER,
+    "x_gaussian_kl_diag__mutmut_100": _DIAG_LATER,
+    "x_gaussian_kl_diag__mutmut_101": _DIAG_LATER,
+    "x_gaussian_kl_diag__mutmut_102": _DIAG_LATER,
+    "x_gaussian_kl_diag__mutmut_103": _DIAG_LATER,
+    "x_gaussian_kl_diag__mutmut_105": _DIAG_LATER,
+}.items():
+    SURVIVOR_REASONS[f"klmath.gaussian.{_name}"] = _reason
+
+
 def _proofs(records: Any) -> dict[str, Any]:
     return records["proofs"]
 
