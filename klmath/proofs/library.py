@@ -828,22 +828,21 @@ def penalty_library_checks(
             for cell, kind, rhs, label in table:
                 terms = library_terms[cell, kind]
                 if cell == "value":  # the value in both modes; the statement does not depend on j
-                    rows = [
-                        (f"mode {mode!r}", terms[m], 0) for m, mode in enumerate(("loss", "reward"))
-                    ]
+                    modes = ("loss", "reward")
+                    rows = [("value", mode, terms[m], 0) for m, mode in enumerate(modes)]
                 else:
-                    rows = [(f"j = {j + 1}", terms[:, j], j) for j in range(k)]
-                for where, per_y, j in rows:
+                    mode = "reward" if cell == "reward" else "loss"
+                    rows = [(f"gradient j = {j + 1}", mode, terms[:, j], j) for j in range(k)]
+                for what, mode, per_y, j in rows:
                     summands = q * per_y
                     got = math.fsum(summands.tolist())
                     ref = mp_evaluate(rhs, envs[j], memos[j])
                     scale = max(math.fsum(np.abs(summands).tolist()), abs(float(ref)))
                     err = abs(mpmath.mpf(got) - ref)
                     if not err <= PENALTY_TOLERANCE * scale:
-                        mode = "reward" if cell == "reward" else "loss"
                         raise ProofFailure(
                             f"library: kl_penalty(kind={kind!r}, mode={mode!r}) on a softmax "
-                            f"policy with K={k}, {where}: Σ_y q_y(…) = {got!r}, but the "
+                            f"policy with K={k}, {what}: Σ_y q_y(…) = {got!r}, but the "
                             f"statement {label} gives {mpmath.nstr(ref, 17)}"
                         )
                     worst = max(worst, float(err) / scale if scale else 0.0)
