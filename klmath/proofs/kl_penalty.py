@@ -33,6 +33,15 @@ The variance orders near q = p (q_i ∝ p_i e^{εa_i}) are Taylor coefficients i
 the same symbolic-K sums. Cross-check (concrete sizes): the statement again at
 K = 2, 3, 4 with explicit symbols u_1..u_K, p_1..p_{K−1} (p_K = 1 − Σ p_i), every
 j, decided by ``expand``/``cancel``, and the inequalities at a rational point.
+
+The library (last step, :func:`klmath.proofs.library.penalty_library_checks`):
+:func:`klmath.kl_penalty` itself, at every category y of seeded softmax policies with
+K = 2, 3, 7 in float64, for k1, k2, k3: its value in both modes, its autograd gradient
+∇_θ k(y) at the fixed draw (``mode="loss"``) and the REINFORCE gradient of its detached
+reward, ∇_θ[reward · log q_y] (``mode="reward"``). The exact expectations over y ~ q,
+finite sums Σ_y q_y(…) in float64, must equal each stated equation's right-hand side
+(its quantities as defined above, sums and ∂/∂θ_j evaluated at 50 digits with mpmath
+from the same θ and p) to 1e-12 of Σ_y q_y|term_y|, for every j.
 """
 
 from __future__ import annotations
