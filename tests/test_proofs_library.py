@@ -5,11 +5,12 @@
   inverse, the lemma checker): every claim that covers a broken function fails.
 * In-process, each library check against one deliberately wrong formula at a time
   (the careful diagonal path, the series constants, the coupling log-det, the flow's
-  mass, the lemma checker's hypothesis flags).
+  mass, the lemma checker's hypothesis flags, the KL penalties' k2 and k3 and both modes).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -18,12 +19,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import sympy as sp
 import torch
 
 import klmath
 from klmath import coupling as coupling_module
 from klmath import flow1d as flow1d_module
 from klmath import gaussian as gaussian_module
+from klmath import montecarlo as montecarlo_module
+from klmath.proofs import kl_penalty as penalty_proof
 from klmath.proofs import library
 from klmath.proofs._record import ProofFailure
 from klmath.proofs.coupling import S_FUNCTION, coupling_statement
@@ -55,8 +59,16 @@ BREAKAGES = [
         "positive = np.flatnonzero(row_min > tol)",
         "positive = np.flatnonzero(row_min > 1)",
     ),
+    # the reward mode's log-ratio with its sign flipped: k(log q/p) for k(log p/q)
+    ("penalty.py", "        t = t.detach()\n", "        t = -t.detach()\n"),
 ]
-CLAIMS = ["gaussian_kl_closed_form", "coupling_log_det", "argmax_lemma", "flow1d_facts"]
+CLAIMS = [
+    "gaussian_kl_closed_form",
+    "coupling_log_det",
+    "argmax_lemma",
+    "flow1d_facts",
+    "kl_penalty_expectations",
+]
 
 
 def _skip_in_a_mutmut_copy() -> None:
@@ -205,3 +217,122 @@ def test_lemma_checker_with_a_wrong_hypothesis_flag_fails(monkeypatch: pytest.Mo
     monkeypatch.setattr(klmath, "check_argmax_lemma", lenient)
     with pytest.raises(ProofFailure, match="library: check_argmax_lemma"):
         list(library.lemma_library_checks())
+
+
+# --- the KL penalties (claim 7) -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def penalty_model() -> penalty_proof._AnyK:
+    return penalty_proof._AnyK()  # caches the meaning of each stated quantity
+
+
+def _penalty_checks(model: penalty_proof._AnyK, statement: object = None) -> list[str]:
+    stated = penalty_proof.penalty_statement() if statement is None else statement
+    return list(penalty_proof._library_checks(stated, model))
+
+
+def _patched_penalty(tmp_path: Path, old: str, new: str) -> object:
+    """klmath/penalty.py with ``old`` replaced by ``new`` once, imported as its own module."""
+    text = (ROOT / "klmath" / "penalty.py").read_text()
+    assert text.count(old) == 1, old  # the patch must apply exactly once
+    path = tmp_path / "penalty_patched.py"
+    path.write_text(text.replace(old, new))
+    spec = importlib.util.spec_from_file_location("penalty_patched", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.kl_penalty
+
+
+def test_penalty_library_step_holds_for_the_library(penalty_model: penalty_proof._AnyK) -> None:
+    (step,) = _penalty_checks(penalty_model)
+    assert step.startswith("library: kl_penalty") and "90 comparisons" in step
+
+
+@pytest.mark.parametrize(
+    ("kind", "wrong", "match"),
+    [
+        # e^t − t: k3 without its −1 (its value is off by 1; the gradients are not)
+        ("k3", lambda terms: terms + 1, r"kind='k3', mode='loss'\) .* value: .* E_q\[k3\] = KL"),
+        # t²: k2 without its ½
+        (
+            "k2",
+            lambda terms: 2 * terms,
+            r"kind='k2', mode='loss'\) .* value: .* E_q\[k2\] = E_q\[½ℓ²\]",
+        ),
+    ],
+    ids=["k3-without-minus-1", "k2-without-half"],
+)
+def test_penalty_with_a_wrong_estimator_fails(
+    monkeypatch: pytest.MonkeyPatch,
+    penalty_model: penalty_proof._AnyK,
+    kind: str,
+    wrong: object,
+    match: str,
+) -> None:
+    original = montecarlo_module.estimator_terms
+
+    def broken(log_r: torch.Tensor, estimator: str) -> torch.Tensor:
+        terms = original(log_r, estimator)
+        return wrong(terms) if estimator == kind else terms  # type: ignore[operator]
+
+    monkeypatch.setattr(montecarlo_module, "estimator_terms", broken)
+    with pytest.raises(ProofFailure, match=rf"^library: kl_penalty\({match}"):
+        _penalty_checks(penalty_model)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        # the reward's log-ratio with its sign flipped: the REINFORCE gradient of k1 flips
+        (
+            "        t = t.detach()\n",
+            "        t = -t.detach()\n",
+            r"kind='k1', mode='reward'\) .* value: .* E_q\[k1\] = KL",
+        ),
+        # the reward not detached: REINFORCE picks up log q · ∇reward
+        (
+            '    if mode == "reward":\n        t = t.detach()\n',
+            "",
+            r"kind='k1', mode='reward'\) .* gradient j = 1: .* E_q\[k1·∇log q\]",
+        ),
+        # the loss detached from logq: no gradient at all
+        (
+            "t = logp.detach().to(logq.dtype) - logq\n",
+            "t = (logp.detach().to(logq.dtype) - logq).detach()\n",
+            r"kind='k1', mode='loss'\) is not differentiable",
+        ),
+    ],
+    ids=["reward-sign-flipped", "reward-not-detached", "loss-detached"],
+)
+def test_penalty_with_a_wrong_mode_fails(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    penalty_model: penalty_proof._AnyK,
+    old: str,
+    new: str,
+    match: str,
+) -> None:
+    _skip_in_a_mutmut_copy()
+    monkeypatch.setattr(klmath, "kl_penalty", _patched_penalty(tmp_path, old, new))
+    with pytest.raises(ProofFailure, match=rf"^library: kl_penalty\({match}"):
+        _penalty_checks(penalty_model)
+
+
+def test_penalty_library_step_compares_with_the_statement(
+    penalty_model: penalty_proof._AnyK,
+) -> None:
+    # The library is right; a statement claiming k3-as-loss gives the reverse-KL gradient
+    # is not, and the library step alone sees it.
+    from klmath.proofs.kl_penalty import KL_QP, LOSS, NABLA, PENALTIES
+
+    k3 = PENALTIES["k3"]
+    parts = [
+        sp.Eq(LOSS(k3), NABLA(KL_QP)) if p.lhs == LOSS(k3) and isinstance(p, sp.Eq) else p
+        for p in penalty_proof.penalty_statement().args
+        if not (isinstance(p, sp.Ne) and p.lhs == LOSS(k3))
+    ]
+    wrong = sp.And(*parts, evaluate=False)
+    with pytest.raises(ProofFailure, match=r"kind='k3', mode='loss'.*E_q\[∇k3\] = ∇KL\(q‖p\)"):
+        _penalty_checks(penalty_model, wrong)

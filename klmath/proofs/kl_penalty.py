@@ -33,6 +33,15 @@ The variance orders near q = p (q_i ∝ p_i e^{εa_i}) are Taylor coefficients i
 the same symbolic-K sums. Cross-check (concrete sizes): the statement again at
 K = 2, 3, 4 with explicit symbols u_1..u_K, p_1..p_{K−1} (p_K = 1 − Σ p_i), every
 j, decided by ``expand``/``cancel``, and the inequalities at a rational point.
+
+The library (last step, :func:`klmath.proofs.library.penalty_library_checks`):
+:func:`klmath.kl_penalty` itself, at every category y of seeded softmax policies with
+K = 2, 3, 7 in float64, for k1, k2, k3: its value in both modes, its autograd gradient
+∇_θ k(y) at the fixed draw (``mode="loss"``) and the REINFORCE gradient of its detached
+reward, ∇_θ[reward · log q_y] (``mode="reward"``). The exact expectations over y ~ q,
+finite sums Σ_y q_y(…) in float64, must equal each stated equation's right-hand side
+(its quantities as defined above, sums and ∂/∂θ_j evaluated at 50 digits with mpmath
+from the same θ and p) to 1e-12 of Σ_y q_y|term_y|, for every j.
 """
 
 from __future__ import annotations
@@ -411,8 +420,7 @@ def _nonzero_for_every_k(diff: sp.Expr, step: str) -> Step:
     )
 
 
-def _any_k_checks(statement: sp.Basic) -> Iterator[Step]:
-    model = _AnyK()
+def _any_k_checks(statement: sp.Basic, model: _AnyK) -> Iterator[Step]:
     yield from _lemmas(model)
     for part in _parts(statement):
         diff = _difference(part, _meaning(model, part))
@@ -569,6 +577,28 @@ def _explicit_checks(statement: sp.Basic) -> Iterator[Step]:
         )
 
 
+# --- the library: klmath.kl_penalty against the statement at 50 digits ---------------------
+
+_CELL_NAMES = {VALUE: "value", LOSS: "loss", REWARD: "reward"}
+
+
+def _library_checks(statement: sp.Basic, model: _AnyK) -> Iterator[Step]:
+    """:func:`klmath.kl_penalty` against every stated equation, its sides as defined at K.
+
+    The right-hand side of each equation E_q[…] = … keeps its meaning in the symbolic-K
+    model (sums over i = 1..K, derivatives ∂/∂θ_j), which :func:`mp_evaluate` computes at
+    50 digits once K, u, p and j are numbers; the left-hand side is the library's.
+    """
+    from klmath.proofs.library import penalty_library_checks
+
+    table = []
+    for part in _parts(statement):
+        if isinstance(part, sp.Eq) and part.lhs.func in _CELLS:
+            rhs = part.rhs.xreplace(_meaning(model, part.rhs))
+            table.append((_CELL_NAMES[part.lhs.func], _KIND[part.lhs.args[0]], rhs, _say(part)))
+    yield from penalty_library_checks(table, {"K": K, "u": _U, "p": _P, "j": _J})
+
+
 @claim(
     "KL penalties on draws of a softmax policy q over K categories: E[k1] = E[k3] = KL(q‖p), "
     "E[k2] = E[½ℓ²] ≠ KL; as a loss ∇k1 → 0, ∇k2 → ∇KL(q‖p), ∇k3 → ∇KL(p‖q); as a REINFORCE "
@@ -579,6 +609,8 @@ def _explicit_checks(statement: sp.Basic) -> Iterator[Step]:
 )
 def kl_penalty_expectations(statement: sp.Basic) -> Iterator[Step]:
     """Check the value and gradient table of :mod:`klmath.penalty` for every K ≥ 2."""
-    yield from _any_k_checks(statement)
+    model = _AnyK()
+    yield from _any_k_checks(statement, model)
     yield from _variance_checks()
     yield from _explicit_checks(statement)
+    yield from _library_checks(statement, model)

@@ -12,6 +12,7 @@ Every path runs in float64 and float32.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from klmath.proofs._record import ProofFailure, Step, require
 
 __all__ = [
     "GAUSSIAN_PATHS",
+    "PENALTY_POLICIES",
     "LibraryPath",
     "additivity_library_checks",
     "coupling_library_checks",
@@ -34,6 +36,7 @@ __all__ = [
     "lemma_library_checks",
     "mp_evaluate",
     "nonnegativity_library_checks",
+    "penalty_library_checks",
 ]
 
 DIGITS = 50
@@ -80,6 +83,12 @@ def _determinant(m: Any) -> Any:
     return mpmath.det(m)
 
 
+@functools.lru_cache(maxsize=4096)
+def _sum_term(function: sp.Expr, index: sp.Symbol, k: int) -> sp.Expr:
+    """The summand ``function`` at ``index = k`` (the same terms recur for every ``env``)."""
+    return function.xreplace({index: sp.Integer(k)})
+
+
 def mp_evaluate(expr: sp.Basic, env: dict[sp.Basic, Any], memo: dict | None = None) -> Any:
     """See :func:`_mp_evaluate`; ``memo`` caches sub-expressions (e.g. an inverse used twice)."""
     memo = {} if memo is None else memo
@@ -93,8 +102,8 @@ def _mp_evaluate(expr: sp.Basic, env: dict[sp.Basic, Any], memo: dict) -> Any:
 
     ``env`` maps symbols, matrix symbols (to ``mpmath.matrix``), indexed bases (to
     sequences, 1-based indices) and undefined functions (to callables) to values.
-    Handles +, ·, powers, exp, log, erf, |·|, sums with numeric limits, MatMul,
-    MatAdd, inverse, transpose, trace, determinant and identity matrices. Runs at
+    Handles +, ·, powers, exp, log, erf, |·|, Kronecker deltas, sums with numeric
+    limits, MatMul, MatAdd, inverse, transpose, trace, determinant and identity matrices. Runs at
     the current ``mpmath.mp.dps``.
     """
     if expr in env:
@@ -137,14 +146,18 @@ def _mp_evaluate(expr: sp.Basic, env: dict[sp.Basic, Any], memo: dict) -> Any:
         return mpmath.fsum(m[i, i] for i in range(m.rows))
     if isinstance(expr, sp.Determinant):
         return _determinant(mp_evaluate(expr.arg, env, memo))
+    if isinstance(expr, sp.KroneckerDelta):
+        a, b = (mp_evaluate(x, env, memo) for x in expr.args)
+        return mpmath.mpf(1) if a == b else mpmath.mpf(0)
     if isinstance(expr, sp.Sum):
         (i, lo, hi), *rest = expr.limits
         if rest:
             raise ValueError(f"nested sum {expr} not supported")
         start, stop = int(mp_evaluate(lo, env, memo)), int(mp_evaluate(hi, env, memo))
+        # Each term, with the index substituted, is a closed expression in ``env``: the memo
+        # holds for it too (an inner sum free of i is evaluated once, not once per term).
         return mpmath.fsum(
-            mp_evaluate(expr.function.xreplace({i: sp.Integer(k)}), env)
-            for k in range(start, stop + 1)
+            mp_evaluate(_sum_term(expr.function, i, k), env, memo) for k in range(start, stop + 1)
         )
     functions: dict[Any, Callable[..., Any]] = {
         sp.exp: mpmath.exp,
@@ -704,6 +717,145 @@ def flow1d_library_checks(parts: dict[str, Any]) -> Iterator[Step]:
         "f(±∞) = ±S/2, flow1d_mass = 2Φ(S/2) − 1 and flow1d_missing_mass, all equal to the "
         "statement at 50 digits within rounding; flow1d_inverse brackets the exact preimage "
         "within 1e-10, also at z = (1 − 2⁻⁴⁰)·S/2",
+    )
+
+
+# --- KL penalties ------------------------------------------------------------------------
+
+PENALTY_POLICIES: tuple[int, ...] = (2, 3, 7)
+"""The numbers of categories K of the softmax policies :func:`penalty_library_checks` uses."""
+PENALTY_TOLERANCE = 1e-12
+"""Relative agreement required: |library − statement| ≤ this · Σ_y q_y |term_y|."""
+_PENALTY_CELLS = ("value", "loss", "reward")
+
+
+def _softmax_policy(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Logits θ and the reference's log-probabilities log p, float64, seeded by K."""
+    rng = np.random.default_rng([15, k])
+    theta, phi = rng.standard_normal((2, k))
+    log_p = phi - np.log(np.exp(phi - phi.max()).sum()) - phi.max()
+    return theta, log_p
+
+
+def _penalty_terms(theta: np.ndarray, log_p: np.ndarray) -> tuple[np.ndarray, dict]:
+    """q and, for every category y, what :func:`klmath.kl_penalty` gives there.
+
+    Returns q_y and a dict mapping (cell, kind) to an array over y: for ``"value"`` the
+    values in both modes (shape (2, K)), for ``"loss"`` the autograd gradient ∇_θ k(y) at
+    the fixed draw y (shape (K, K), row y), for ``"reward"`` the REINFORCE gradient: the
+    reward is detached (the library's API), so ∇_θ[reward · log q_y] = reward · ∇_θ log q_y.
+    """
+    import torch
+
+    import klmath
+    from klmath.penalty import PENALTY_KINDS
+
+    k = len(theta)
+    th = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+    log_q = torch.log_softmax(th, 0)
+    lp = torch.tensor(log_p, dtype=torch.float64)
+    out: dict[tuple[str, str], np.ndarray] = {}
+    for kind in PENALTY_KINDS:
+        values, loss_grads, reward_grads = np.zeros((2, k)), np.zeros((k, k)), np.zeros((k, k))
+        for y in range(k):
+            lq_y, lp_y = log_q[y].reshape(1, 1), lp[y].reshape(1, 1)
+            loss = klmath.kl_penalty(lq_y, lp_y, kind=kind, mode="loss")
+            reward = klmath.kl_penalty(lq_y, lp_y, kind=kind, mode="reward")
+            if not loss.requires_grad:
+                raise ProofFailure(
+                    f"library: kl_penalty(kind={kind!r}, mode='loss') is not differentiable "
+                    "through logq"
+                )
+            values[:, y] = float(loss.detach()), float(reward.detach())
+            (grad,) = torch.autograd.grad(loss, th, retain_graph=True)
+            loss_grads[y] = grad.numpy()
+            (grad,) = torch.autograd.grad(reward * lq_y.sum(), th, retain_graph=True)
+            reward_grads[y] = grad.numpy()
+        out["value", kind], out["loss", kind], out["reward", kind] = (
+            values,
+            loss_grads,
+            reward_grads,
+        )
+    return log_q.detach().exp().numpy(), out
+
+
+def penalty_library_checks(
+    table: Sequence[tuple[str, str, sp.Expr, str]],
+    symbols: dict[str, sp.Basic],
+) -> Iterator[Step]:
+    """kl_penalty on every category of softmax policies against the proved table at 50 digits.
+
+    For K ∈ :data:`PENALTY_POLICIES` (θ and log p seeded, float64) the library is called at
+    each category y in both modes and for each kind; the exact expectations over y ~ q are
+    the finite sums Σ_y q_y(…) in float64, compared with the statement.
+
+    Parameters
+    ----------
+    table : sequence of (cell, kind, rhs, label)
+        The stated equations: ``cell`` is ``"value"``, ``"loss"`` or ``"reward"``,
+        ``kind`` ``"k1"``..``"k3"``, ``rhs`` the right-hand side with every quantity
+        replaced by its definition in the symbolic-K model (sums over i = 1..K of
+        u_i = e^{θ_i} and p_i, derivatives ∂/∂θ_j), ``label`` the equation in words.
+    symbols : dict
+        ``"K"``, ``"u"``, ``"p"``, ``"j"``: the model's K, IndexedBases u and p, and the
+        index j of ∂/∂θ_j.
+    """
+    cells = {(cell, kind) for cell, kind, _, _ in table}
+    missing = [
+        f"{c} of {k}" for c in _PENALTY_CELLS for k in ("k1", "k2", "k3") if (c, k) not in cells
+    ]
+    if missing:
+        raise ProofFailure(f"library: the statement gives no {', '.join(missing)} to compare")
+    worst, compared, expected = 0.0, 0, 0
+    for k in PENALTY_POLICIES:
+        expected += sum(2 if cell == "value" else k for cell, _, _, _ in table)
+        theta, log_p = _softmax_policy(k)
+        q, library_terms = _penalty_terms(theta, log_p)
+        with mpmath.workdps(DIGITS):
+            u = [mpmath.exp(mpmath.mpf(float(t))) for t in theta]
+            p = [mpmath.exp(mpmath.mpf(float(v))) for v in log_p]
+            p = [v / mpmath.fsum(p) for v in p]  # Σ p = 1, the claim's hypothesis, at 50 digits
+            envs = [
+                {
+                    symbols["K"]: mpmath.mpf(k),
+                    symbols["u"]: u,
+                    symbols["p"]: p,
+                    symbols["j"]: mpmath.mpf(j + 1),
+                }
+                for j in range(k)
+            ]
+            memos: list[dict] = [{} for _ in envs]
+            for cell, kind, rhs, label in table:
+                terms = library_terms[cell, kind]
+                if cell == "value":  # the value in both modes; the statement does not depend on j
+                    modes = ("loss", "reward")
+                    rows = [("value", mode, terms[m], 0) for m, mode in enumerate(modes)]
+                else:
+                    mode = "reward" if cell == "reward" else "loss"
+                    rows = [(f"gradient j = {j + 1}", mode, terms[:, j], j) for j in range(k)]
+                for what, mode, per_y, j in rows:
+                    summands = q * per_y
+                    got = math.fsum(summands.tolist())
+                    ref = mp_evaluate(rhs, envs[j], memos[j])
+                    scale = max(math.fsum(np.abs(summands).tolist()), abs(float(ref)))
+                    err = abs(mpmath.mpf(got) - ref)
+                    if not err <= PENALTY_TOLERANCE * scale:
+                        raise ProofFailure(
+                            f"library: kl_penalty(kind={kind!r}, mode={mode!r}) on a softmax "
+                            f"policy with K={k}, {what}: Σ_y q_y(…) = {got!r}, but the "
+                            f"statement {label} gives {mpmath.nstr(ref, 17)}"
+                        )
+                    worst = max(worst, float(err) / scale if scale else 0.0)
+                    compared += 1
+    sizes = ", ".join(map(str, PENALTY_POLICIES))
+    yield require(
+        compared == expected > 0 and worst <= PENALTY_TOLERANCE,
+        f"library: kl_penalty (k1, k2, k3; float64) at every category y of softmax policies "
+        f"with K ∈ {{{sizes}}} (θ, p seeded): the exact expectations Σ_y q_y(…) of "
+        "its value (both modes), of its autograd gradient at fixed draws (mode 'loss') and of "
+        "the REINFORCE gradient with its detached reward (mode 'reward'), every j, equal the "
+        f"{len(table)} stated equations at 50 digits ({compared} comparisons; worst error "
+        f"{worst:.1e} of Σ_y q_y|term| ≤ {PENALTY_TOLERANCE:g})",
     )
 
 
