@@ -310,20 +310,23 @@ def test_a_kl_beyond_the_float_range_is_inf_in_the_callers_kind(d: int) -> None:
 
 
 @pytest.mark.parametrize("d", [2, 4])
-@pytest.mark.parametrize("low", [0, 1, 2, 3])
-def test_one_float32_argument_among_float64_promotes_to_float64(d: int, low: int) -> None:
-    # The float32 argument holds exactly representable values; the result must be the
-    # float64 KL of those values (not a float32 computation).
+@pytest.mark.parametrize("odd", [0, 1, 2, 3])
+@pytest.mark.parametrize("odd_is", ["float32", "float64"])
+def test_float32_with_float64_promotes_to_float64(d: int, odd: int, odd_is: str) -> None:
+    # One argument of one precision among three of the other; the float32 ones hold
+    # exactly representable values. The result must be the float64 KL of the values
+    # given (not a float32 computation of any part of it).
+    single = [(i == odd) == (odd_is == "float32") for i in range(4)]
     args = _pair(d, ((3,),) * 4, seed=d)
-    args[low] = args[low].astype(np.float32).astype(np.float64)  # exact in float32
-    expected = np.array([mp_kl(*[a[i] for a in args]) for i in range(3)])
-    for fn, inputs in ((gaussian_kl, args), (gaussian_kl_tril, None)):
-        if inputs is None:  # factors: the float32 argument is the factor itself
-            inputs = _tril(args)
-            inputs[low] = inputs[low].astype(np.float32).astype(np.float64)
-            expected = np.array([mp_kl_factors(*[a[i] for a in inputs]) for i in range(3)])
-        tensors = [torch.from_numpy(a) for a in inputs]
-        tensors[low] = tensors[low].float()
+    for fn, inputs, reference in (
+        (gaussian_kl, args, mp_kl),
+        (gaussian_kl_tril, _tril(args), mp_kl_factors),
+    ):
+        exact = [a.astype(np.float32).astype(np.float64) if f else a for a, f in zip(
+            inputs, single, strict=True)]  # fmt: skip
+        expected = np.array([reference(*[a[i] for a in exact]) for i in range(3)])
+        tensors = [torch.from_numpy(a) for a in exact]
+        tensors = [t.float() if f else t for t, f in zip(tensors, single, strict=True)]
         got = fn(*tensors)
         assert got.dtype == torch.float64
         np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=0)
