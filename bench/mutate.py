@@ -11,11 +11,20 @@ and lists each survivor with the reason it is equivalent or out of scope.
 
 mutmut 3 mutates the bodies of functions and methods (not module-level constants:
 those are checked by the proof run, ``python -m klmath.proofs``).
+
+``python bench/mutate.py MODULE --survivors`` (or ``--only NAME...``) reruns only the
+survivors of the module's record (or the named ones) after tests were added, and
+merges the outcome into the record: the mutants killed by the full run stay killed,
+which holds only if the module is the one that run mutated. The record stores the
+SHA-256 of ``klmath/MODULE.py`` (older records: the file at the record's git commit);
+a rerun refuses to merge when the module differs.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import hashlib
 import json
 import os
 import shutil
@@ -27,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from klmath._records import write_record  # noqa: E402
+from klmath._records import read_record, write_record  # noqa: E402
 
 # Module -> the tests that state its mathematics (globs relative to the repository).
 # The whole-proof-run tests (tests/test_proofs_claims.py) are left out: each mutant
@@ -155,8 +164,105 @@ def run(module: str, max_children: int) -> dict[str, object]:
         "tests": TESTS[module],
         "survivors": survivors,
         "exit_code": done.returncode,
+        "source_sha256": _source_hash(module),
     }
     write_record(f"mutation_{module}", values, command=f"make mutate MODULE={module}")
+    return values
+
+
+def _source_hash(module: str, commit: str | None = None) -> str:
+    """SHA-256 of klmath/MODULE.py: the working copy, or the file at ``commit``."""
+    path = f"klmath/{module}.py"
+    if commit is None:
+        data = (ROOT / path).read_bytes()
+    else:
+        data = subprocess.run(
+            ["git", "show", f"{commit}:{path}"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+    return hashlib.sha256(data).hexdigest()
+
+
+_KILLED = ("killed", "timeout", "segfault", "caught by type check")
+
+
+def rerun(module: str, patterns: list[str] | None, max_children: int) -> dict[str, object]:
+    """Rerun survivors of the record ``mutation_MODULE`` (all, or those matching ``patterns``)
+    and merge the outcome into it; refuse if klmath/MODULE.py is not the module it mutated."""
+    record = read_record(f"mutation_{module}")
+    values = dict(record["values"])
+    stored = values.get("source_sha256")
+    source = "the record's source_sha256"
+    if stored is None:  # records before source hashes: the module at the record's commit
+        stored, source = (
+            _source_hash(module, record["git"]),
+            f"klmath/{module}.py at {record['git']}",
+        )
+    if stored != _source_hash(module):
+        raise SystemExit(
+            f"klmath/{module}.py differs from the module the record mutation_{module} was made "
+            f"from ({source}); its killed mutants are not known to stay killed. Run the whole "
+            f"module again: make mutate MODULE={module}"
+        )
+    survivors: dict[str, str] = dict(values["survivors"])
+    names = sorted(
+        n for n in survivors if patterns is None or any(fnmatch.fnmatch(n, p) for p in patterns)
+    )
+    if not names:
+        raise SystemExit(f"no survivor of mutation_{module} matches {patterns}")
+    mutmut = str(Path(sys.executable).parent / "mutmut")
+    work = _scratch(module)
+    env = dict(os.environ, CI="1", OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
+    start = time.perf_counter()
+    done = subprocess.run(
+        [mutmut, "run", "--max-children", str(max_children), *names], cwd=work, env=env, text=True
+    )
+    seconds = time.perf_counter() - start
+    status = _results(work, mutmut)
+    if len(status) != values["mutants"]:
+        raise SystemExit(
+            f"mutmut made {len(status)} mutants of {module}, the record has {values['mutants']}: "
+            "not the same mutants (another mutmut version?). No record written."
+        )
+    missing = [n for n in names if status.get(n) in (None, "not checked", "skipped")]
+    if missing:
+        raise SystemExit(f"mutmut did not judge {missing} (exit code {done.returncode}).")
+    killed = [n for n in names if status[n] in _KILLED]
+    counts: dict[str, int] = dict(values["counts"])
+    for n in killed:
+        old = "survived" if survivors[n].startswith(f"# {n}: survived") else "no tests"
+        counts[old] -= 1
+        counts[status[n]] = counts.get(status[n], 0) + 1
+        del survivors[n]
+    judged = sum(v for k, v in counts.items() if k not in ("skipped", "not checked"))
+    values.update(
+        killed=int(values["killed"]) + len(killed),
+        score=(int(values["killed"]) + len(killed)) / judged,
+        counts={k: v for k, v in counts.items() if v},
+        survivors=survivors,
+        source_sha256=stored,
+        reruns=[
+            *values.get("reruns", []),
+            {
+                "mutants": len(names),
+                "killed": killed,
+                "seconds": round(seconds, 1),
+                "tests": sorted(
+                    str(p.relative_to(ROOT)) for g in TESTS[module] for p in ROOT.glob(g)
+                ),
+            },
+        ],
+    )
+    values.setdefault("full_run", {"git": record["git"], "date": record["date"]})
+    write_record(
+        f"mutation_{module}",
+        values,
+        command=f"make mutate MODULE={module}",
+        notes=(
+            "Full run (git and date in values.full_run), then the survivors rerun against the "
+            "tests added since (values.reruns: python bench/mutate.py MODULE --survivors); the "
+            "module itself unchanged (values.source_sha256)."
+        ),
+    )
     return values
 
 
@@ -164,12 +270,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", default=list(TESTS), help="modules (default: all)")
     parser.add_argument("--max-children", type=int, default=2, help="parallel test processes")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument(
+        "--survivors", action="store_true", help="rerun the survivors of the module's record"
+    )
+    again.add_argument(
+        "--only", nargs="+", metavar="NAME", help="rerun these survivors (mutmut names or globs)"
+    )
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in TESTS]
     if unknown:
         parser.error(f"unknown module(s) {unknown}; choose from {sorted(TESTS)}")
+    if (args.survivors or args.only) and len(args.modules) != 1:
+        parser.error("--survivors and --only rerun one module: name it")
     for module in args.modules:
-        values = run(module, args.max_children)
+        if args.survivors or args.only:
+            values = rerun(module, args.only, args.max_children)
+        else:
+            values = run(module, args.max_children)
         score = values["score"]
         print(
             f"{module}: {values['killed']}/{values['mutants']} killed "
