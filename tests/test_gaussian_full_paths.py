@@ -91,12 +91,20 @@ def _symmetric(a: torch.Tensor) -> torch.Tensor:
     return 0.5 * (a + a.mT)
 
 
-@pytest.mark.parametrize("d", [2, 4])
+@pytest.mark.parametrize(
+    ("d", "batches"),
+    [
+        pytest.param(2, ((2,), (), (), ()), id="unrolled"),
+        pytest.param(4, ((2,), (), (), ()), id="broadcast"),
+        pytest.param(4, ((2,), (2,), (2,), (2,)), id="equal-batch"),
+    ],
+)
 @pytest.mark.parametrize("which", [0, 1, 2, 3])
-def test_gradient_with_respect_to_each_argument_alone(d: int, which: int) -> None:
-    # The batch of mean0 is (2,), the rest unbatched: the gradient of an unbatched
-    # argument is summed over the batch it broadcasts against.
-    m0, s0, m1, s1 = (torch.from_numpy(a) for a in _pair(d, ((2,), (), (), ()), seed=d))
+def test_gradient_with_respect_to_each_argument_alone(
+    d: int, batches: tuple[tuple[int, ...], ...], which: int
+) -> None:
+    # With broadcasting, the gradient of an unbatched argument is summed over the batch.
+    m0, s0, m1, s1 = (torch.from_numpy(a) for a in _pair(d, batches, seed=d))
     args = [m0, s0, m1, s1]
     args[which] = args[which].clone().requires_grad_()
 
