@@ -94,9 +94,8 @@ def _symmetric(a: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize(
     ("d", "batches"),
     [
-        pytest.param(2, ((2,), (), (), ()), id="unrolled"),
-        pytest.param(4, ((2,), (), (), ()), id="broadcast"),
-        pytest.param(4, ((2,), (2,), (2,), (2,)), id="equal-batch"),
+        pytest.param(2, ((2,), (), (), ()), id="unrolled-broadcast"),
+        pytest.param(4, ((1,), (1,), (1,), (1,)), id="lapack-equal-batch"),
     ],
 )
 @pytest.mark.parametrize("which", [0, 1, 2, 3])
@@ -363,14 +362,23 @@ def _column_major(a: np.ndarray) -> np.ndarray:
     return np.swapaxes(np.ascontiguousarray(np.swapaxes(a, -1, -2)), -1, -2)
 
 
-@pytest.mark.parametrize("d", [2, 4, 64])
 @pytest.mark.parametrize(
     "batches",
     [((3,), (3,), (3,), (3,)), ((3,), (3,), (), ()), ((), (), (3,), (3,))],
     ids=["equal", "second-unbatched", "first-unbatched"],
 )
-@pytest.mark.parametrize("layout", ["row-major", "column-major"])
-@pytest.mark.parametrize("grad", [False, True])
+@pytest.mark.parametrize(
+    ("d", "layout", "grad"),
+    [
+        (2, "row-major", False),
+        (2, "column-major", True),
+        (4, "column-major", False),
+        (4, "row-major", True),
+        (64, "column-major", False),  # L₀ may be overwritten only where it is a temporary
+        (64, "row-major", False),
+        (64, "column-major", True),
+    ],
+)
 def test_the_inputs_are_never_written_to(
     d: int, batches: tuple[tuple[int, ...], ...], layout: str, grad: bool
 ) -> None:
