@@ -285,7 +285,6 @@ for _name, _reason in {
     "x__tril_kl_careful__mutmut_25": _IN_PLACE,
     "x__full_kl_grads__mutmut_23": _UNUSED_GRAD,
     "x__full_kl_grads__mutmut_30": _UNUSED_GRAD,
-    "x__tril_kl_no_grad__mutmut_2": _PATH,
     "x__tril_kl_no_grad__mutmut_3": _SQUARE,
     "x__tril_kl_no_grad__mutmut_4": _PATH,
     "x__tril_kl_no_grad__mutmut_45": _ZERO_PIVOT,
