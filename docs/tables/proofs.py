@@ -194,7 +194,10 @@ for _name, _reason in {
         "equivalent: the default is never used (the one caller always passes overwrite_tril0)"
     ),
     "x__solved_squares_in_place__mutmut_4": _SQUARE,
-    "x__solved_squares_in_place__mutmut_21": _SPLIT_AT,
+    "x__solved_squares_in_place__mutmut_21": (
+        "equivalent in result: at d = 64 the split solve runs in the separate buffer instead "
+        "of in L₀'s storage; the same ‖L₁⁻¹[δ | L₀ − L₁]‖², rounded differently"
+    ),
     "x__solved_squares_in_place__mutmut_22": (
         "out of scope: differs only when the broadcast batch shape is (d, d) with d ≥ 64, "
         "i.e. ≥ 4096 pairs of 64-dimensional Gaussians in one call (then it raises); too slow "
