@@ -213,6 +213,9 @@ for _name, _reason in {
     "x__solved_squares_in_place__mutmut_86": _ON_CPU,
     "x__solved_squares_in_place__mutmut_104": _SPLIT_AT,
     "x__solved_squares_in_place__mutmut_116": _SPLIT_H,
+    # _1 and _22 are reported killed since the empty-batch tests: the out-of-place
+    # evaluation handles an empty batch, so the strict xfail of that known bug passes.
+    # Once the bug is fixed they are survivors again, for these reasons.
     "x__kl_from_factors__mutmut_1": (
         "equivalent in result: the two callers that rely on the default (the whole-batch "
         "no-grad paths) get the out-of-place evaluation of the same sum"
