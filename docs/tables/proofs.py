@@ -353,7 +353,10 @@ for _name, _reason in {
         "equivalent: the default is never used (the one caller always passes overwrite_tril0)"
     ),
     "x__solved_squares_in_place__mutmut_4": _SQUARE,
-    "x__solved_squares_in_place__mutmut_21": _SPLIT_AT,
+    "x__solved_squares_in_place__mutmut_21": (
+        "equivalent in result: at d = 64 the split solve runs in the separate buffer instead "
+        "of in L₀'s storage; the same ‖L₁⁻¹[δ | L₀ − L₁]‖², rounded differently"
+    ),
     "x__solved_squares_in_place__mutmut_22": (
         "out of scope: differs only when the broadcast batch shape is (d, d) with d ≥ 64, "
         "i.e. ≥ 4096 pairs of 64-dimensional Gaussians in one call (then it raises); too slow "
@@ -369,6 +372,9 @@ for _name, _reason in {
     "x__solved_squares_in_place__mutmut_86": _ON_CPU,
     "x__solved_squares_in_place__mutmut_104": _SPLIT_AT,
     "x__solved_squares_in_place__mutmut_116": _SPLIT_H,
+    # _1 and _22 are reported killed since the empty-batch tests: the out-of-place
+    # evaluation handles an empty batch, so the strict xfail of that known bug passes.
+    # Once the bug is fixed they are survivors again, for these reasons.
     "x__kl_from_factors__mutmut_1": (
         "equivalent in result: the two callers that rely on the default (the whole-batch "
         "no-grad paths) get the out-of-place evaluation of the same sum"
@@ -444,7 +450,6 @@ for _name, _reason in {
     "x__tril_kl_careful__mutmut_25": _IN_PLACE,
     "x__full_kl_grads__mutmut_23": _UNUSED_GRAD,
     "x__full_kl_grads__mutmut_30": _UNUSED_GRAD,
-    "x__tril_kl_no_grad__mutmut_2": _PATH,
     "x__tril_kl_no_grad__mutmut_3": _SQUARE,
     "x__tril_kl_no_grad__mutmut_4": _PATH,
     "x__tril_kl_no_grad__mutmut_45": _ZERO_PIVOT,
