@@ -72,34 +72,29 @@ def _batched_draws() -> np.ndarray:
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("batched", [False, True])
-def test_a_failed_check_is_quoted_unreliable_and_warned(batched: bool, backend: str) -> None:
+def test_a_failed_check_is_quoted_unreliable_and_warned(
+    batched: bool, backend: str, device: torch.device
+) -> None:
     t = _batched_draws() if batched else _batched_draws()[:, 2]
     shape = t.shape[1:]
     with pytest.warns(KLEstimatorWarning) as caught:
-        res = mc_kl(Draws(t, backend), LogRatioIs(shape), 30, chunk_size=7)
+        res = mc_kl(Draws(t, backend, device), LogRatioIs(shape), 30, chunk_size=7)
     assert res.diagnostic is not None and str(caught[0].message) == res.diagnostic
     assert caught[0].filename == __file__  # the warning points at the caller
     quoted = MESSAGE.fullmatch(res.diagnostic)
     assert quoted is not None, res.diagnostic
     assert all(cause in quoted["why"] for cause in CAUSES)
-    first = 1 if batched else ()
-    exact = exact_column(t[:, first] if batched else t, "k3")
-    mean, se = exact["check_mean"], exact["check_stderr"]
+    columns = t.reshape(30, -1)  # unbatched: the one column
+    exact = [exact_column(columns[:, j], "k3") for j in range(columns.shape[1])]
+    failing = [abs(c["check_mean"]) > 5 * c["check_stderr"] for c in exact]
+    assert failing == ([False, True, True] if batched else [True])
+    mean, se = exact[failing.index(True)]["check_mean"], exact[failing.index(True)]["check_stderr"]
     assert float(quoted["mean"]) == pytest.approx(mean, rel=5e-3)  # 3 digits quoted
     assert float(quoted["se"]) == pytest.approx(se, rel=5e-2)  # 2 digits
     assert abs(float(quoted["z"]) - mean / se) <= 0.05 + 1e-9 * mean / se  # 1 decimal
-    assert quoted["at"] == ("(1,)" if batched else None)
-    failing = (
-        [
-            abs(c["check_mean"]) > 5 * c["check_stderr"]
-            for c in (exact_column(t[:, j], "k3") for j in range(t.shape[1]))
-        ]
-        if batched
-        else [True]
-    )
+    assert quoted["at"] == ("(1,)" if batched else None)  # the first failing element
     reliable = np.asarray(torch.as_tensor(res.reliable).cpu()).reshape(-1)
     warned = np.asarray(torch.as_tensor(res.warned).cpu()).reshape(-1)
-    assert failing == ([False, True, True] if batched else [True])
     np.testing.assert_array_equal(reliable, ~np.array(failing))
     np.testing.assert_array_equal(warned, np.array(failing))
     khat = np.asarray(torch.as_tensor(res.khat).cpu()).reshape(-1)

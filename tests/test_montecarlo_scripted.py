@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from hypothesis import example, given
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scripted_draws import FLOAT64_MAX, Draws, LogRatioIs, exact_column
 
@@ -61,7 +61,7 @@ def _where(elements: list[tuple[int, ...]], count: int, batched: bool) -> str:
     return f"some (batch indices {shown})"
 
 
-def _kind(res: Any, backend: str) -> None:
+def _kind(res: Any, backend: str, device: torch.device) -> None:
     """Every array field has the kind of p: torch float64 tensors (bool for the flags) for a
     torch p; for a NumPy p a np.float64 (np.bool_) when unbatched, else float64 arrays."""
     floats = (res.value, res.stderr, res.skewness, res.khat)
@@ -69,6 +69,7 @@ def _kind(res: Any, backend: str) -> None:
     if backend == "torch":
         assert all(isinstance(v, torch.Tensor) and v.dtype == torch.float64 for v in floats)
         assert all(isinstance(v, torch.Tensor) and v.dtype == torch.bool for v in flags)
+        assert all(v.device == device for v in (*floats, *flags))
     else:
         unbatched = np.ndim(res.value) == 0
         float_type = np.float64 if unbatched else np.ndarray
@@ -77,31 +78,35 @@ def _kind(res: Any, backend: str) -> None:
         assert all(type(v) is flag_type and v.dtype == bool for v in flags), flags
 
 
-@given(scripted())
+@given(case=scripted())
 # One zero-density draw, one overflowing draw: each alone decides the value.
-@example(("numpy", "k3", np.array([0.1, -math.inf, 0.2, 0.3]), 2))
-@example(("torch", "k1", np.array([0.1, 0.2, -math.inf]), 3))
-@example(("numpy", "k3", np.array([0.1, 800.0, 0.2, 0.3]), 2))
-@example(("torch", "k2", np.array([0.1, 0.2, 2e154]), 1))
+@example(case=("numpy", "k3", np.array([0.1, -math.inf, 0.2, 0.3]), 2))
+@example(case=("torch", "k1", np.array([0.1, 0.2, -math.inf]), 3))
+@example(case=("numpy", "k3", np.array([0.1, 800.0, 0.2, 0.3]), 2))
+@example(case=("torch", "k2", np.array([0.1, 0.2, 2e154]), 1))
 # Element 1 overflows in two chunks (counts add, never cancel); element 0 stays finite.
-@example(("numpy", "k3", np.array([[0.1, 800.0], [0.3, 0.2], [-0.2, 800.0], [0.5, 0.1]]), 2))
+@example(case=("numpy", "k3", np.array([[0.1, 800.0], [0.3, 0.2], [-0.2, 800.0], [0.5, 0.1]]), 2))
 # Zero density in element 0 and overflow in element 1: both reasons, joined.
-@example(("numpy", "k2", np.array([[-math.inf, 0.3], [0.2, 2e154], [1.5, 0.1]]), 3))
+@example(case=("numpy", "k2", np.array([[-math.inf, 0.3], [0.2, 2e154], [1.5, 0.1]]), 3))
 # Zero density where the other draws are skewed: the skewness is still 0.
-@example(("numpy", "k3", np.array([2.9, 0.0, 0.1, -math.inf, 0.05]), 5))
+@example(case=("numpy", "k3", np.array([2.9, 0.0, 0.1, -math.inf, 0.05]), 5))
 # Five, six and seven of seven batch elements with a zero density (", ..." after five).
-@example(("numpy", "k1", np.array([[-math.inf] * 5 + [0.5, 0.2], [0.1] * 7]), 1))
-@example(("numpy", "k1", np.array([[-math.inf] * 6 + [0.5], [0.1] * 7]), 2))
-@example(("torch", "k3", np.array([[-math.inf] * 7, [0.1] * 7]), 1))
-def test_every_zero_density_and_overflow_is_counted_per_element(case: Case) -> None:
+@example(case=("numpy", "k1", np.array([[-math.inf] * 5 + [0.5, 0.2], [0.1] * 7]), 1))
+@example(case=("numpy", "k1", np.array([[-math.inf] * 6 + [0.5], [0.1] * 7]), 2))
+@example(case=("torch", "k3", np.array([[-math.inf] * 7, [0.1] * 7]), 1))
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # device: read only
+def test_every_zero_density_and_overflow_is_counted_per_element(
+    case: Case, device: torch.device
+) -> None:
     backend, estimator, t, chunk = case
     n, shape = t.shape[0], t.shape[1:]
-    p, q = Draws(t, backend), LogRatioIs(shape)
+    device = torch.empty(0, device=device).device  # "cuda" -> "cuda:0"
+    p, q = Draws(t, backend, device), LogRatioIs(shape)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", KLEstimatorWarning)  # k2 always warns
         warnings.simplefilter("error", RuntimeWarning)  # an overflow is reported, not warned
         res = mc_kl(p, q, n, estimator=estimator, chunk_size=chunk)
-    _kind(res, backend)
+    _kind(res, backend, device)
     value, stderr, skew, khat, reliable, warned = (
         np.asarray(torch.as_tensor(v).cpu()) if backend == "torch" else np.asarray(v)
         for v in (res.value, res.stderr, res.skewness, res.khat, res.reliable, res.warned)
