@@ -80,7 +80,6 @@ def test_a_failed_check_is_quoted_unreliable_and_warned(
     with pytest.warns(KLEstimatorWarning) as caught:
         res = mc_kl(Draws(t, backend, device), LogRatioIs(shape), 30, chunk_size=7)
     assert res.diagnostic is not None and str(caught[0].message) == res.diagnostic
-    assert caught[0].filename == __file__  # the warning points at the caller
     quoted = MESSAGE.fullmatch(res.diagnostic)
     assert quoted is not None, res.diagnostic
     assert all(cause in quoted["why"] for cause in CAUSES)
