@@ -76,6 +76,14 @@ REFUSED = [
         r"p \(torch Normal\) has an invalid scale: .* got -1\.0", id="p-torch-scale",
     ),
     pytest.param(
+        NORM, scipy.stats.norm(0.0, -1.0), {}, ValueError,
+        r"q \(scipy norm\) must have scale > 0, got scale = -1\.0", id="q-scipy-scale",
+    ),
+    pytest.param(
+        STD, Normal(torch.tensor(0.0), torch.tensor(-1.0), validate_args=False), {}, ValueError,
+        r"q \(torch Normal\) has an invalid scale: .* got -1\.0", id="q-torch-scale",
+    ),
+    pytest.param(
         ZeroDensityAtItsDraws(), NORM, {}, ValueError,
         r"p \(ZeroDensityAtItsDraws\) has a non-finite log density at one of its own draws; "
         r"mc_kl needs log p\(x\) finite for x ~ p",
