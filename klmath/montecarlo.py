@@ -380,7 +380,8 @@ def estimator_terms(log_r: Any, estimator: str) -> Any:
     if estimator == "k1":
         return -log_r
     if estimator == "k2":
-        return 0.5 * log_r * log_r
+        with np.errstate(over="ignore"):  # |t| > 1.9e154: inf, reported as an overflow
+            return 0.5 * log_r * log_r
     small = xp.abs(log_r) < 0.25
     # where() evaluates both branches: keep the polynomial's input tiny where unused.
     t = xp.where(small, log_r, 0.0)
@@ -507,7 +508,7 @@ class _Welford:
             )
         if bool(over.any()):
             reasons.append(
-                f"the {estimator} terms overflowed float64 (r = q/p beyond e^709) at "
+                f"the {estimator} terms overflowed float64 ({_OVERFLOWS_AT[estimator]}) at "
                 f"{_where(self.n_over, over)} draws; estimator='k1' does not overflow"
             )
         diagnostic = None
@@ -542,6 +543,9 @@ class _Welford:
             _like(judged.warned, value),
         )
 
+
+# Where each estimator's terms exceed float64 (k1 = −log r never does).
+_OVERFLOWS_AT = {"k2": "|log r| beyond 1.9e154", "k3": "r = q/p beyond e^709"}
 
 _ESTIMANDS = {
     "k1": "KL(p ‖ q)",

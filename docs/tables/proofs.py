@@ -465,6 +465,100 @@ for _name, _reason in {
 }.items():
     SURVIVOR_REASONS[f"klmath.gaussian.{_name}"] = _reason
 
+# montecarlo: names as numbered on the current klmath/montecarlo.py (the k2 overflow
+# threshold and klmath._warn renumbered _Welford.result's mutants; the others are unchanged).
+_TENSOR_ON_CPU = (
+    "out of scope here: np.asarray reads a CPU tensor as .cpu().numpy() does; only a tensor on "
+    "an accelerator (pytest --device cuda runs tests/test_montecarlo_scripted.py and "
+    "tests/test_montecarlo_check.py there) can tell"
+)
+_FLOAT64_ALREADY = (
+    "equivalent: the scipy and protocol adapters already return NumPy log densities as float64 "
+    "(np.asarray(..., dtype=np.float64)), so the conversion is a no-op"
+)
+_CHUNK_ON_CPU = (
+    "out of scope here: on the CPU on_gpu is False either way; only a p on an accelerator "
+    "(pytest --device cuda runs tests/test_montecarlo_chunk_sizes.py there) can tell"
+)
+_NO_INF_MINUS_INF = (
+    "equivalent: log r is never +∞ (q's +∞ log density is refused), so expm1(t) − t is never "
+    "∞ − ∞ (no invalid-value warning to silence)"
+)
+_ONE_SCORER = (
+    "equivalent: every scipy object adapt accepts has logpdf or logpmf and none has both (no "
+    "scipy.stats multivariate family does), so 'has logpmf' alone decides"
+)
+for _name, _reason in {
+    "xǁMCResultǁci__mutmut_81": (
+        "equivalent: ≥ and > differ only at low = ±0.0, where both return a zero (−0.0 == 0.0)"
+    ),
+    "x_mc_kl__mutmut_52": "equivalent: adapt reads need_sample as a truth value (None ≡ False)",
+    "x_mc_kl__mutmut_100": _CHUNK_ON_CPU,
+    "x_mc_kl__mutmut_106": _CHUNK_ON_CPU,
+    "x_mc_kl__mutmut_114": (
+        "equivalent: int(budget / per_draw) = budget // per_draw for positive ints, and "
+        "max(1, ·) takes 0 and any fraction below 1 to 1"
+    ),
+    "x_estimator_terms__mutmut_18": (
+        "out of scope: differs only at |t| = ¼ exactly, where the polynomial (0.07 ulp) is more "
+        "accurate than expm1(t) − t (2.8 ulp); both within the few ulp documented"
+    ),
+    "x_estimator_terms__mutmut_27": (
+        "equivalent: the unused polynomial is evaluated at 1 instead of 0, finite either way, "
+        "and discarded by where()"
+    ),
+    "x_estimator_terms__mutmut_29": (
+        "out of scope: flips the sign of the t¹³/13! coefficient, moving k3 by at most 0.7 eps "
+        "relative (at |t| → ¼), inside the 2 eps tests/test_montecarlo_terms.py allows"
+    ),
+    "x_estimator_terms__mutmut_38": _NO_INF_MINUS_INF,
+    "x_estimator_terms__mutmut_40": _NO_INF_MINUS_INF,
+    "x__to_backend__mutmut_4": _ON_CPU,
+    "x__to_backend__mutmut_6": _ON_CPU,
+    "x__to_backend__mutmut_9": _ON_CPU,
+    "x__to_backend__mutmut_11": _ON_CPU,
+    "x__to_backend__mutmut_13": _FLOAT64_ALREADY,
+    "x__to_backend__mutmut_15": _FLOAT64_ALREADY,
+    "x__to_backend__mutmut_20": _FLOAT64_ALREADY,
+    "x__to_backend__mutmut_22": _FLOAT64_ALREADY,
+    "x__log_ratio__mutmut_19": "equivalent: with extra = 0 the reshape adds no axes",
+    "x__log_ratio__mutmut_69": (
+        "equivalent: log p is checked finite just above, so lq − lp is never ∞ − ∞ (no "
+        "invalid-value warning to silence)"
+    ),
+    "xǁ_Welfordǁ__init____mutmut_38": "equivalent: Moments reads third as a truth value",
+    "xǁ_Welfordǁ__init____mutmut_42": (
+        "equivalent: the check's M₃ is computed but never read (only its mean and standard error)"
+    ),
+    "xǁ_Welfordǁ__init____mutmut_51": "equivalent: Moments reads third as a truth value",
+    "xǁ_Welfordǁ__init____mutmut_55": (
+        "equivalent: the check's M₃ is computed but never read (only its mean and standard error)"
+    ),
+    "xǁ_Welfordǁmerge__mutmut_2": (
+        "equivalent: the chunks of one call share the estimator: both checks are None or neither"
+    ),
+    "xǁ_Welfordǁresult__mutmut_57": "equivalent: gap is read only for k2, which sets it",
+    "x__host__mutmut_1": _TENSOR_ON_CPU,
+    "x__host__mutmut_3": _TENSOR_ON_CPU,
+    "x__like__mutmut_5": _ON_CPU,
+    "x__like__mutmut_7": _ON_CPU,
+    "x__like__mutmut_9": "equivalent: x[()] of an array of ndim ≥ 1 is a view of x itself",
+    "x__is_discrete__mutmut_6": "equivalent: every adapter has a dist attribute",
+    "x__is_discrete__mutmut_15": _ONE_SCORER,
+    "x__is_discrete__mutmut_23": _ONE_SCORER,
+    "x__is_discrete__mutmut_27": _ONE_SCORER,
+    "x__is_discrete__mutmut_28": _ONE_SCORER,
+    "x__infinite_result__mutmut_20": _ON_CPU,
+    "x__infinite_result__mutmut_24": _ON_CPU,
+    "x__infinite_result__mutmut_33": "equivalent: t[()] of a torch tensor is a view of t itself",
+    "x__diagnostic__mutmut_1": _TENSOR_ON_CPU,
+    "x__diagnostic__mutmut_3": _TENSOR_ON_CPU,
+    "x__diagnostic__mutmut_11": (
+        "equivalent: np.argwhere of a 0-d True mask gives one empty index, so first = () either way"
+    ),
+}.items():
+    SURVIVOR_REASONS[f"klmath.montecarlo.{_name}"] = _reason
+
 
 def _proofs(records: Any) -> dict[str, Any]:
     return records["proofs"]
