@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
 from _format import markdown_table, source  # type: ignore[import-not-found]
 
-MUTATION_MODULES = ("coupling", "flow1d", "lemma")
-"""Modules whose mutation record is committed (the lead re-runs the others after merging)."""
+MUTATION_MODULES = ("coupling", "flow1d", "lemma", "gaussian", "montecarlo")
+"""Modules whose mutation record is committed."""
+
+_KLMATH = Path(__file__).resolve().parents[2] / "klmath"
+
+
+def _mutated_module(module: str, values: dict[str, Any]) -> str:
+    """Whether the record was made from today's ``klmath/MODULE.py`` (its SHA-256)."""
+    stored = values.get("source_sha256")
+    if stored is None:
+        return "not recorded"
+    current = hashlib.sha256((_KLMATH / f"{module}.py").read_bytes()).hexdigest()
+    return "current" if stored == current else "**an earlier version**"
+
 
 # Why each surviving mutant of a committed run is left alive: equivalent (no behaviour
 # change) or out of scope. Keyed by mutmut's mutant name.
@@ -21,15 +35,19 @@ SURVIVOR_REASONS: dict[str, str] = {
     "klmath.coupling.x_coupling_permutation__mutmut_19": _ON_CPU,
     "klmath.coupling.x_coupling_permutation__mutmut_21": _ON_CPU,
     "klmath.coupling.xǁAffineCouplingǁ__init____mutmut_20": 'equivalent: float("INF") is inf',
-    "klmath.lemma.x__table__mutmut_33": "equivalent: NumPy reads dtype None as float64",
-    "klmath.lemma.x__table__mutmut_34": (
+    "klmath.lemma.x__table__mutmut_26": (
+        "equivalent on this platform: np.longdouble has itemsize 16 on x86-64 (12 only on "
+        "32-bit x86), so > 8 and > 9 refuse the same dtypes"
+    ),
+    "klmath.lemma.x__table__mutmut_42": "equivalent: NumPy reads dtype None as float64",
+    "klmath.lemma.x__table__mutmut_43": (
         "equivalent: copy=None copies only when needed, as copy=False; the table is never "
         "written to"
     ),
-    "klmath.lemma.x__table__mutmut_36": (
+    "klmath.lemma.x__table__mutmut_45": (
         "equivalent: the copy astype makes by default holds the same values, never written to"
     ),
-    "klmath.lemma.x__table__mutmut_37": (
+    "klmath.lemma.x__table__mutmut_46": (
         "equivalent: an explicit copy holds the same values, never written to"
     ),
 }
@@ -604,11 +622,12 @@ def mutation_table(records: Any) -> str:
                 len(v["survivors"]),
                 f"{100 * v['score']:.1f} %",
                 f"{v['seconds'] / 60:.1f}",
+                len(v.get("reruns", [])),
+                _mutated_module(module, v),
             ]
         )
-    return markdown_table(
-        ["module", "mutants", "killed", "survived", "score", "minutes"], rows, "lrrrrr"
-    )
+    header = ["module", "mutants", "killed", "survived", "score", "minutes", "reruns", "mutated"]
+    return markdown_table(header, rows, "lrrrrrrl")
 
 
 def mutation_survivors(records: Any) -> str:
