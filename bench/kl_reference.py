@@ -73,10 +73,10 @@ def classify(value: float | None, expected: float) -> tuple[str, float]:
         return ("ok", 0.0) if value == math.inf else ("finite-for-inf", math.inf)
     if math.isinf(value):
         return "inf-for-finite", math.inf
-    error = abs(value - expected)
+    error = abs(value - expected) / max(1.0, abs(expected))  # relative where |KL| > 1
     if value < 0:
         return "negative", error
-    if error > RTOL * abs(expected) + ATOL:
+    if abs(value - expected) > RTOL * abs(expected) + ATOL:
         return "wrong", error
     return "ok", error
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -144,3 +145,60 @@ def test_bad_jacobian_blocks_argument(
 ) -> None:
     with pytest.raises(error, match=match):
         coupling_jacobian_blocks(coupling if coupling is not None else _layer(), x)
+
+
+@pytest.mark.parametrize(
+    "clamp", [pytest.param("1.0", id="str"), pytest.param(True, id="bool"), pytest.param([1.0])]
+)
+def test_clamp_of_the_wrong_type_is_named(clamp: Any) -> None:
+    message = f"clamp must be None or a positive finite float, got {type(clamp).__name__} {clamp!r}"
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        AffineCoupling(MASK, nn.Linear(1, 2), nn.Linear(1, 2), clamp=clamp)
+
+
+@pytest.mark.parametrize("method", ["forward", "inverse", "inverse_and_log_det"])
+def test_input_dtype_other_than_the_networks_is_named(method: str) -> None:
+    layer = _layer()  # float32 networks
+    name = "x" if method == "forward" else "z"
+    message = (
+        f"{name} has dtype torch.float64 but the coupling's networks have torch.float32: "
+        f"convert one of them ({name}.to(torch.float32) or coupling.to(torch.float64))"
+    )
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        getattr(layer, method)(torch.zeros(4, 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("method", ["forward", "inverse", "inverse_and_log_det"])
+def test_input_device_other_than_the_networks_is_named(method: str) -> None:
+    # The meta device stands in for an accelerator: the check runs before any arithmetic.
+    layer = _layer()
+    name = "x" if method == "forward" else "z"
+    message = f"{name} is on meta but the coupling's networks are on cpu"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        getattr(layer, method)(torch.zeros(4, 3, device="meta"))
+
+
+@pytest.mark.parametrize("method", ["forward", "inverse", "inverse_and_log_det"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("where", [(0, 0), (2, 1), (3, 2)])
+def test_the_first_non_finite_input_entry_is_named(
+    method: str, bad: float, where: tuple[int, int]
+) -> None:
+    x = torch.ones(4, 3)
+    x[where] = bad
+    x[3, 2] = bad  # a second bad entry never comes first in row-major order
+    name = "x" if method == "forward" else "z"
+    message = f"{name} must be finite, got {bad} at index {where}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        getattr(_layer(), method)(x)
+
+
+@pytest.mark.parametrize("method", ["forward", "inverse_and_log_det"])
+def test_networks_without_parameters_are_accepted(method: str) -> None:
+    # s ≡ 0 and t ≡ 0 from parameter-free nets: the coupling is the identity, log|det| = 0.
+    zeros = _Returns(lambda c: torch.zeros(*c.shape[:-1], 2, dtype=c.dtype))
+    layer = AffineCoupling(MASK, zeros, zeros)
+    x = torch.randn(4, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    y, log_det = getattr(layer, method)(x)
+    assert torch.equal(y, x)
+    assert torch.equal(log_det, torch.zeros(4, dtype=torch.float64))

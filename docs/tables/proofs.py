@@ -34,7 +34,7 @@ SURVIVOR_REASONS: dict[str, str] = {
     "klmath.coupling.x_coupling_permutation__mutmut_16": _ON_CPU,
     "klmath.coupling.x_coupling_permutation__mutmut_19": _ON_CPU,
     "klmath.coupling.x_coupling_permutation__mutmut_21": _ON_CPU,
-    "klmath.coupling.xǁAffineCouplingǁ__init____mutmut_20": 'equivalent: float("INF") is inf',
+    "klmath.coupling.xǁAffineCouplingǁ__init____mutmut_24": 'equivalent: float("INF") is inf',
     "klmath.lemma.x__table__mutmut_26": (
         "equivalent on this platform: np.longdouble has itemsize 16 on x86-64 (12 only on "
         "32-bit x86), so > 8 and > 9 refuse the same dtypes"
