@@ -619,9 +619,16 @@ def _needs_grad(*tensors: torch.Tensor) -> bool:
 
 
 def _same_batch(m0: torch.Tensor, a0: torch.Tensor, m1: torch.Tensor, a1: torch.Tensor) -> bool:
-    """Whether the four batch shapes are equal (no broadcasting) and the batch is not empty."""
+    """Whether the four batch shapes are equal (no broadcasting); empty batches never get here."""
     batch = a0.shape[:-2]
-    return batch == a1.shape[:-2] == m0.shape[:-1] == m1.shape[:-1] and a0.numel() > 0
+    return batch == a1.shape[:-2] == m0.shape[:-1] == m1.shape[:-1]
+
+
+def _empty_batch(*tensors: torch.Tensor) -> bool:
+    """Whether the broadcast batch is empty: the fast paths' reductions over the whole
+    batch (min, max) have no value there. With d ≥ 1 and batch shapes that broadcast,
+    that is an argument with no entries."""
+    return any(t.numel() == 0 for t in tensors)
 
 
 def _sum_last(x: torch.Tensor) -> torch.Tensor:
@@ -690,7 +697,10 @@ def _full_kl_no_grad(
 
     No autograd and one synchronization (for every check and the result at once);
     on None the caller reruns :func:`_full_kl_careful`, which names the problem.
+    An empty batch also gets None: the careful path returns its empty result.
     """
+    if _empty_batch(m0, s0, m1, s1):
+        return None
     d = s1.shape[-1]
     if d <= _UNROLLED_MAX_D:
         l0, failed0 = _unrolled_factor(s0)
@@ -823,9 +833,12 @@ def _full_kl_function() -> Any:
 def _tril_kl_no_grad(
     m0: torch.Tensor, t0: torch.Tensor, m1: torch.Tensor, t1: torch.Tensor
 ) -> torch.Tensor | None:
-    """KL from Cholesky factors by the fast paths of :data:`FAST_PATHS`; None if a check fails."""
+    """KL from Cholesky factors by the fast paths of :data:`FAST_PATHS`; None if a check fails
+    or the batch is empty (the careful path returns the empty result)."""
     import torch
 
+    if _empty_batch(m0, t0, m1, t1):
+        return None
     d = t1.shape[-1]
     if d <= _UNROLLED_MAX_D:
         rows0 = [[t0[..., i, j] for j in range(i + 1)] for i in range(d)]
@@ -888,6 +901,8 @@ def _rescaled(
     """
     import torch
 
+    if s1.numel() == 0:
+        return m0, s0, m1, s1  # an empty batch: nothing to scale
     with torch.no_grad():
         top = s1.detach().diagonal(dim1=-2, dim2=-1).abs().amax()
         if not bool(torch.isfinite(top)) or not bool(top > 0):

@@ -372,9 +372,8 @@ for _name, _reason in {
     "x__solved_squares_in_place__mutmut_86": _ON_CPU,
     "x__solved_squares_in_place__mutmut_104": _SPLIT_AT,
     "x__solved_squares_in_place__mutmut_116": _SPLIT_H,
-    # _1 and _22 are reported killed since the empty-batch tests: the out-of-place
-    # evaluation handles an empty batch, so the strict xfail of that known bug passes.
-    # Once the bug is fixed they are survivors again, for these reasons.
+    # _1 and _22: an empty batch now goes to the careful path before reaching here
+    # (_empty_batch), so these are survivors, for these reasons.
     "x__kl_from_factors__mutmut_1": (
         "equivalent in result: the two callers that rely on the default (the whole-batch "
         "no-grad paths) get the out-of-place evaluation of the same sum"
@@ -412,13 +411,6 @@ for _name, _reason in {
     "x__unrolled_asymmetry_excess__mutmut_20": (
         "equivalent: d = 1 has no pair to compare; −tol/scale and −tol·scale are both ≤ 0 for "
         "every scale ≥ 0 (and NaN for NaN)"
-    ),
-    "x__same_batch__mutmut_14": (
-        "out of scope until the empty-batch bug is fixed: an empty batch of matrices raises "
-        "the same RuntimeError on both paths (test_an_empty_batch_gives_an_empty_result, xfail)"
-    ),
-    "x__same_batch__mutmut_15": (
-        "equivalent: the path is taken only for d ≥ 4, so a non-empty batch has ≥ 16 entries"
     ),
     "x__fast_factor_kl__mutmut_3": _SQUARE,
     "x__fast_factor_kl__mutmut_22": _ZERO_TOLERANCE,
