@@ -186,8 +186,9 @@ _SERIES_RADIUS = 0.25
 _SERIES_COEFFS = tuple(1.0 / math.factorial(k + 2) for k in range(12))
 # float32 needs 6 terms: the first omitted one is below 1.3e-8 of the sum.
 _SERIES_TERMS_FLOAT32 = 6
-# |r| below this: v = log1p(r) is accurate; above it log(L₀ᵢᵢ) − log(L₁ᵢᵢ) is,
-# and it avoids log1p(r) near r = −1 where r has lost its relative accuracy.
+# |r| below this: v = log1p(r) is accurate; above it log(L₀ᵢᵢ/L₁ᵢᵢ) is (|v| ≥ log 1.5,
+# so the quotient's rounding is ≤ 1.24 ulp of v), and it avoids log1p(r) near r = −1
+# where r has lost its relative accuracy.
 _LOG1P_RADIUS = 0.5
 # From this d on the triangular solve is split once in 2 × 2 blocks to skip the
 # zero upper block of the right-hand side (5d³/8 flops instead of d³).
@@ -213,12 +214,28 @@ def _expm1_minus_x(v: torch.Tensor) -> torch.Tensor:
 
 
 def _log_ratio(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """log(a/b) for a, b > 0, as log1p((a − b)/b) when a/b is near 1 (exact difference)."""
+    """log(a/b) for a, b > 0, accurate to a few ulps relative to itself at any magnitude.
+
+    log1p((a − b)/b) when |a/b − 1| < ½; beyond, log(a/b) of the rounded quotient
+    (≤ ε/2 absolute error, ≤ 1.3 ulp relative as |log(a/b)| ≥ log 1.5), and
+    log a − log b only where the quotient leaves the normal range (then |log(a/b)|
+    > 700 and the ~ε·|log a| absolute error of the difference is a few ulps of it;
+    at 1e±300 with a ratio near 2 the difference alone errs by ~1000 ulps). The
+    gradient is that of log a − log b throughout: the quotient's value enters as a
+    detached correction, and since the difference is within a factor of 2 of
+    log(a/b), difference + (log(a/b) − difference) is log(a/b) exactly (Sterbenz).
+    """
     import torch
 
     r = (a - b) / b
     near = r.abs() < _LOG1P_RADIUS
-    return torch.where(near, torch.log1p(torch.where(near, r, 0.0)), torch.log(a) - torch.log(b))
+    difference = torch.log(a) - torch.log(b)
+    with torch.no_grad():
+        q = a / b
+        finfo = torch.finfo(q.dtype)
+        normal = (q >= finfo.tiny) & (q <= finfo.max)
+        correction = torch.where(normal, torch.log(torch.where(normal, q, 1.0)) - difference, 0.0)
+    return torch.where(near, torch.log1p(torch.where(near, r, 0.0)), difference + correction)
 
 
 def _solved_squares(tril1: torch.Tensor, diff: torch.Tensor, dmean: torch.Tensor) -> torch.Tensor:
