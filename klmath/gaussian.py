@@ -173,7 +173,8 @@ FAST_PATHS: tuple[FastPath, ...] = (
 )
 """Every fast path of the Gaussian KL functions, with inputs that select it.
 
-Inputs that fail a check, and KLs that overflow, always end on the careful path.
+Inputs that fail a check, KLs that overflow, empty batches and covariances that need
+rescaling (outside the range of :func:`_in_rescale_range`) always end on the careful path.
 ``gaussian_kl_matrix`` (:mod:`klmath.gaussian_matrix`) has its own product form
 and recomputes the entries it cannot guarantee with the careful Cholesky form.
 """
@@ -671,7 +672,8 @@ def _fast_diagonal_terms(
 def _fast_factor_kl(
     m0: torch.Tensor, a0: torch.Tensor, m1: torch.Tensor, a1: torch.Tensor, covariances: bool
 ) -> torch.Tensor | None:
-    """:func:`klmath._gaussian_fast.factor_kl` over equal batch shapes; None if a check fails."""
+    """:func:`klmath._gaussian_fast.factor_kl` over equal batch shapes; None if a check fails
+    or covariances need rescaling (:func:`_in_rescale_range`)."""
     import torch
 
     from klmath._gaussian_fast import factor_kl
@@ -687,8 +689,10 @@ def _fast_factor_kl(
         diagonal_terms=_fast_diagonal_terms,
         tolerance=symmetry_tolerance(a0.dtype) if covariances else 0.0,
     )
-    worst, smallest, total = torch.cat([checks, kl.sum().unsqueeze(0)]).tolist()
-    if worst <= 0 and smallest > 0 and math.isfinite(total):
+    extra = [kl.sum(), _scale_top(a1)] if covariances else [kl.sum()]
+    worst, smallest, total, *top = torch.cat([checks, torch.stack(extra)]).tolist()
+    in_range = _in_rescale_range(top[0], a1.dtype) if covariances else True
+    if worst <= 0 and smallest > 0 and math.isfinite(total) and in_range:
         return kl.reshape(batch)
     return None
 
@@ -714,8 +718,11 @@ def _full_kl_no_grad(
 
     No autograd and one synchronization (for every check and the result at once);
     on None the caller reruns :func:`_full_kl_careful`, which names the problem.
-    An empty batch also gets None: the careful path returns its empty result.
+    An empty batch, and covariances that need rescaling (:func:`_in_rescale_range`),
+    also get None: the careful path returns the empty result, or rescales.
     """
+    import torch
+
     if _empty_batch(m0, s0, m1, s1):
         return None
     d = s1.shape[-1]
@@ -724,15 +731,20 @@ def _full_kl_no_grad(
         l1, failed1 = _unrolled_factor(s1)
         kl = _unrolled_kl(m0, l0, m1, l1)
         worst = _unrolled_asymmetry_excess(s0).maximum(_unrolled_asymmetry_excess(s1))
+        failed = failed0.amax().maximum(failed1.amax()).to(worst.dtype)
+        checks = torch.stack([worst, failed, kl.sum(), _scale_top(s1)]).tolist()
         valid = (
-            worst.item() <= 0
-            and int(failed0.amax()) == 0
-            and int(failed1.amax()) == 0
-            and math.isfinite(kl.sum().item())
+            checks[0] <= 0
+            and checks[1] == 0
+            and math.isfinite(checks[2])
+            and _in_rescale_range(checks[3], s1.dtype)
         )
         return kl if valid else None
     if not _same_batch(m0, s0, m1, s1):
-        # Broadcast batch shapes: whole-batch evaluation in place (checks raise here).
+        # Broadcast batch shapes: whole-batch evaluation in place (checks raise here,
+        # so a scale that needs rescaling goes to the careful path first).
+        if not _in_rescale_range(float(_scale_top(s1)), s1.dtype):
+            return None
         check_symmetric(s0, "cov0")
         check_symmetric(s1, "cov1")
         factor0 = cholesky_factor(s0, "cov0")
@@ -901,11 +913,25 @@ def _finish(kl: torch.Tensor, kind: Any, checks: dict[str, tuple[torch.Tensor, i
     return from_torch(kl, kind)
 
 
-# Covariances whose largest diagonal entry lies outside [2⁻⁶⁰, 2⁶⁰] (float32) or
-# [2⁻⁵⁰⁰, 2⁵⁰⁰] (float64) are rescaled before factoring: products of factor entries
-# would underflow to subnormals (float32 1e−38·I is refused by LAPACK's potrf as
-# not positive definite) or overflow.
+# Covariances whose largest diagonal entry (of Σ₁, over the batch) lies outside
+# [2⁻⁶⁰, 2⁶⁰] (float32) or [2⁻⁵⁰⁰, 2⁵⁰⁰] (float64), closed intervals, are rescaled
+# before factoring: products of factor entries would underflow to subnormals (float32
+# 1e−38·I is refused by LAPACK's potrf as not positive definite; float64 2⁻¹⁰⁷⁰·Σ
+# factors to entries with a few bits) or overflow. The fast paths leave such input
+# to the careful path (:func:`_in_rescale_range`).
 _RESCALE_EXPONENT = {4: 60, 8: 500}
+
+
+def _scale_top(s1: torch.Tensor) -> torch.Tensor:
+    """The largest |diagonal entry| of the covariances ``s1`` over the batch (0-d, no grad)."""
+    return s1.detach().diagonal(dim1=-2, dim2=-1).abs().amax()
+
+
+def _in_rescale_range(top: float, dtype: torch.dtype) -> bool:
+    """Whether ``top`` (from :func:`_scale_top`) needs no rescaling: 2⁻ᵏ ≤ top ≤ 2ᵏ,
+    k = _RESCALE_EXPONENT (False for NaN)."""
+    limit = _RESCALE_EXPONENT[dtype.itemsize]
+    return 2.0**-limit <= top <= 2.0**limit
 
 
 def _rescaled(
@@ -913,22 +939,17 @@ def _rescaled(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The same KL with covariances scaled by 4ᵏ and means by 2ᵏ (exact: powers of two).
 
-    KL is invariant under x ↦ cx for both Gaussians; k is chosen so that the largest
-    diagonal entry of Σ₁ (over the batch) is about 1, only when it is far from 1.
+    KL is invariant under x ↦ cx for both Gaussians. Only when the largest diagonal
+    entry of Σ₁ (over the batch) is outside the range of :func:`_in_rescale_range`,
+    k is chosen so that it becomes one in [¼, 1).
     """
-    import torch
-
     if s1.numel() == 0:
         return m0, s0, m1, s1  # an empty batch: nothing to scale
-    with torch.no_grad():
-        top = s1.detach().diagonal(dim1=-2, dim2=-1).abs().amax()
-        if not bool(torch.isfinite(top)) or not bool(top > 0):
-            return m0, s0, m1, s1  # the checks that follow name the problem
-        _, exponent = torch.frexp(top)
-    limit = _RESCALE_EXPONENT[s1.element_size()]
-    if abs(int(exponent)) <= limit:
-        return m0, s0, m1, s1
-    c = 2.0 ** (-int(exponent) // 2)  # |log₂ c| ≤ 75: c and each product stay in range
+    top = float(_scale_top(s1))
+    if not math.isfinite(top) or not top > 0 or _in_rescale_range(top, s1.dtype):
+        return m0, s0, m1, s1  # in range, or the checks that follow name the problem
+    _, exponent = math.frexp(top)
+    c = 2.0 ** (-exponent // 2)  # 2ʲ, |j| ≤ 75 (float32) or 537 (float64): exact in the dtype
     return m0 * c, s0 * c * c, m1 * c, s1 * c * c
 
 

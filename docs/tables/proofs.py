@@ -445,13 +445,6 @@ for _name, _reason in {
     "x__tril_kl_no_grad__mutmut_4": _PATH,
     "x__tril_kl_no_grad__mutmut_45": _ZERO_PIVOT,
     "x__tril_kl_no_grad__mutmut_90": "equivalent: covariances=None is falsy, as False",
-    "x__rescaled__mutmut_10": (
-        "equivalent: for a finite top the test is the same; for top = inf or 0 torch.frexp "
-        "gives exponent 0, so nothing is rescaled either way"
-    ),
-    "x__rescaled__mutmut_16": (
-        "equivalent: top = 0 has binary exponent 0 (torch.frexp), so nothing is rescaled"
-    ),
     "x__check_matrix_pair_shapes__mutmut_12": _SQUARE,
 }.items():
     SURVIVOR_REASONS[f"klmath.gaussian.{_name}"] = _reason
