@@ -136,6 +136,7 @@ BATCHES = [
     pytest.param(((), (), (), (2, 3)), id="matrix1-2d"),
     pytest.param(((2, 3), (2, 3), (2, 3), (2, 3)), id="equal-2d"),
     pytest.param(((3,), (2, 1), (), (3,)), id="mixed"),
+    pytest.param(((2, 3), (3,), (), (1, 1)), id="matrix1-ones"),
 ]
 # d = 64 (split solve) on two of them.
 BATCHES_64 = [BATCHES[3], BATCHES[4]]
