@@ -256,9 +256,10 @@ def factor_kl(
                 worst[k] = torch.maximum(torch.maximum(excess0, excess1).amax(), failed)
             else:
                 t0, t1 = mat0[start:stop], mat1[start:stop]
-                # A factor has nothing above its diagonal: the norm of that part must be 0.
-                upper0 = torch.linalg.vector_norm(_strict_upper(t0, spare[:b]))
-                upper1 = torch.linalg.vector_norm(_strict_upper(t1, spare[:b]))
+                # A factor has nothing above its diagonal: the largest |entry| there must be
+                # 0 (exact; a norm would square entries below √(smallest subnormal) to 0).
+                upper0 = _strict_upper(t0, spare[:b]).abs_().amax()
+                upper1 = _strict_upper(t1, spare[:b]).abs_().amax()
                 worst[k] = torch.maximum(upper0, upper1)
             rhs[..., 0].copy_(dmean[start:stop])
             torch.sub(t0, t1, out=rhs[..., 1:])

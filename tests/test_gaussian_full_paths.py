@@ -136,6 +136,7 @@ BATCHES = [
     pytest.param(((), (), (), (2, 3)), id="matrix1-2d"),
     pytest.param(((2, 3), (2, 3), (2, 3), (2, 3)), id="equal-2d"),
     pytest.param(((3,), (2, 1), (), (3,)), id="mixed"),
+    pytest.param(((2, 3), (3,), (), (1, 1)), id="matrix1-ones"),
 ]
 # d = 64 (split solve) on two of them.
 BATCHES_64 = [BATCHES[3], BATCHES[4]]
@@ -170,26 +171,19 @@ def _check_layout(batches: tuple[tuple[int, ...], ...], d: int) -> None:
         np.testing.assert_allclose(fn(*tensors).detach().numpy(), looped, rtol=1e-10, atol=0)
 
 
-_EMPTY_MATRICES = pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason=(
-        "known bug: an empty batch of matrices reaches the amin() of "
-        "_expm1_minus_log_ratio over no entries"
-    ),
-)
-
-
-@pytest.mark.parametrize("d", [2, 3, 4, 64])
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 64])
 @pytest.mark.parametrize(
     "batches",
     [
-        pytest.param(((0,), (0,), (0,), (0,)), marks=_EMPTY_MATRICES, id="equal"),
-        pytest.param(((0, 3), (0, 3), (0, 3), (0, 3)), marks=_EMPTY_MATRICES, id="equal-2d"),
+        pytest.param(((0,), (0,), (0,), (0,)), id="equal"),
+        pytest.param(((0, 3), (0, 3), (0, 3), (0, 3)), id="equal-2d"),
         pytest.param(((0,), (), (0,), ()), id="means-only"),
+        pytest.param(((), (0,), (), ()), id="cov0-only"),
     ],
 )
 def test_an_empty_batch_gives_an_empty_result(batches: tuple[tuple[int, ...], ...], d: int) -> None:
+    # A sum over no pairs: the result has the broadcast batch shape and no entries, on
+    # every path (NumPy, torch without and with autograd), and its gradients are empty too.
     args = _pair(d, batches)
     batch = np.broadcast_shapes(*batches)
     for fn, inputs in ((gaussian_kl, args), (gaussian_kl_tril, _tril(args))):
@@ -198,6 +192,12 @@ def test_an_empty_batch_gives_an_empty_result(batches: tuple[tuple[int, ...], ..
         assert got.shape == batch
         tensors = [torch.from_numpy(a) for a in inputs]
         assert fn(*tensors).shape == batch
+        leaves = [t.clone().requires_grad_() for t in tensors]
+        kl = fn(*leaves)
+        assert kl.shape == batch
+        grads = torch.autograd.grad(kl.sum(), leaves, allow_unused=True)
+        for leaf, grad in zip(leaves, grads, strict=True):
+            assert grad is None or grad.shape == leaf.shape
 
 
 # --- scale ------------------------------------------------------------------------------
@@ -226,6 +226,58 @@ def test_float32_covariances_at_the_ends_of_the_range(
     # Subnormal inputs keep fewer digits, but the KL of those inputs is accurate to
     # float32 rounding of the (rescaled) factorization: ~d·ε₃₂·κ relative.
     np.testing.assert_allclose(got.reshape(-1).numpy(), exact, rtol=2e-4, atol=0)
+
+
+# (dtype, log₂ of the covariances' scale, rtol): subnormal covariances (float64 2⁻¹⁰⁷⁰ keeps
+# ~4 bits of each entry, float32 2⁻¹³⁰ ~19) and large ones; the rtol is the rounding of the
+# (rescaled) factorization, ~d·ε·κ, of the inputs as given.
+SCALES = [
+    pytest.param(torch.float64, -1070, 1e-9, id="f64-2^-1070"),
+    pytest.param(torch.float64, -1030, 1e-9, id="f64-2^-1030"),
+    pytest.param(torch.float64, 1020, 1e-9, id="f64-2^1020"),
+    pytest.param(torch.float32, -130, 2e-4, id="f32-2^-130"),
+    pytest.param(torch.float32, 120, 2e-4, id="f32-2^120"),
+]
+LAYOUTS = [
+    pytest.param(((3,), (3,), (3,), (3,)), id="equal"),
+    pytest.param(((3,), (), (3,), ()), id="broadcast"),
+]
+
+
+@pytest.mark.parametrize(("dtype", "log2_scale", "rtol"), SCALES)
+@pytest.mark.parametrize("d", [2, 4, 5])
+@pytest.mark.parametrize("batches", LAYOUTS)
+@pytest.mark.parametrize("grad", [False, True], ids=["no-grad", "grad"])
+def test_every_path_gives_the_kl_of_the_given_inputs_at_the_ends_of_the_range(
+    dtype: torch.dtype,
+    log2_scale: int,
+    rtol: float,
+    d: int,
+    batches: tuple[tuple[int, ...], ...],
+    grad: bool,
+) -> None:
+    # KL(N(cμ₀, c²Σ₀) ‖ N(cμ₁, c²Σ₁)) = KL(N(μ₀, Σ₀) ‖ N(μ₁, Σ₁)): at any scale the fast
+    # paths (unrolled, chunked LAPACK, whole-batch broadcast, the autograd Function's
+    # forward) give the KL of the (rounded) inputs as given, at 50 digits.
+    c = 2.0 ** (log2_scale / 2)
+    m0, s0, m1, s1 = _pair(d, batches, seed=d)
+    args = [
+        torch.tensor(x * f, dtype=dtype, requires_grad=grad)
+        for x, f in ((m0, c), (s0, c * c), (m1, c), (s1, c * c))
+    ]
+    got = gaussian_kl(*args).detach()
+    assert got.dtype == dtype
+    assert got.shape == (3,)
+    exact = [
+        mp_kl(
+            *[
+                a.detach()[i] if a.ndim > nd else a.detach()
+                for a, nd in zip(args, (1, 2, 1, 2), strict=True)
+            ]
+        )
+        for i in range(3)
+    ]
+    np.testing.assert_allclose(got.numpy(), exact, rtol=rtol, atol=0)
 
 
 @st.composite
@@ -278,9 +330,9 @@ def test_rescaling_is_an_exact_power_of_two_that_brings_the_variances_near_one(
 ) -> None:
     # x ↦ cx maps N(μ, Σ) to N(cμ, c²Σ) and leaves the KL unchanged. _rescaled must use
     # c = 2ᵏ (so every product is exact), scale all four consistently, and, when the
-    # largest variance of Σ₁ (over the batch) is outside [2^−limit, 2^limit], bring it
-    # into [¼, 1) (c² = 4ʲ, so its binary exponent can only be made 0 or −1); inside
-    # that range it changes nothing.
+    # largest variance of Σ₁ (over the batch) is outside [2^−limit, 2^limit] (closed),
+    # bring it into [¼, 1) (c² = 4ʲ, so its binary exponent can only be made 0 or −1);
+    # inside that range it changes nothing.
     (m0, s0, m1, s1), limit = case
     out = G._rescaled(m0, s0, m1, s1)
     top = float(s1.diagonal(dim1=-2, dim2=-1).abs().max())
@@ -292,10 +344,31 @@ def test_rescaling_is_an_exact_power_of_two_that_brings_the_variances_near_one(
     for x, y, power in zip((m0, s0, m1, s1), out, (1, 2, 1, 2), strict=True):
         assert y.dtype == x.dtype
         assert torch.equal(y, x * c**power), "not the same exact scaling of all four"
-    if 2.0**-limit <= top < 2.0**limit:
+    if 2.0**-limit <= top <= 2.0**limit:
         assert c == 1.0
-    elif top < 2.0 ** (-limit - 1) or top >= 2.0 ** (limit + 1):
+    else:
         assert 0.25 <= new_top < 1.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("end", [-1, 1], ids=["low", "high"])
+def test_the_rescale_range_is_the_closed_interval_from_2_to_minus_k_to_2_to_k(
+    dtype: torch.dtype, end: int
+) -> None:
+    # The documented range [2⁻ᵏ, 2ᵏ] (k = 60 float32, 500 float64) of the largest variance of
+    # Σ₁, at both of its ends exactly: 2^±k itself is left alone, the next float outside is
+    # rescaled into [¼, 1).
+    limit = G._RESCALE_EXPONENT[dtype.itemsize]
+    edge = torch.tensor(2.0 ** (end * limit), dtype=dtype)
+    outside = torch.nextafter(edge, torch.tensor(math.inf if end > 0 else 0.0, dtype=dtype))
+    for top, rescaled in ((edge, False), (outside, True)):
+        s = torch.diag(torch.stack([top, top / 2]))
+        m = torch.zeros(2, dtype=dtype)
+        new_top = float(G._rescaled(m, s, m, s)[3].diagonal().max())
+        if rescaled:
+            assert 0.25 <= new_top < 1.0, (float(top), new_top)
+        else:
+            assert new_top == float(top), (float(top), new_top)
 
 
 @pytest.mark.parametrize("d", [2, 4])

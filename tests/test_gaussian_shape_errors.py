@@ -280,15 +280,33 @@ def test_an_indefinite_covariance_is_named_with_its_batch_index(
     _raises(gaussian_kl, args, ValueError, message)
 
 
+# Any non-zero entry above the diagonal, however small (whose square underflows, down
+# to the smallest subnormal), makes the matrix not lower triangular.
+ABOVE_DIAGONAL = [
+    pytest.param(torch.float64, 1e-3, id="f64-1e-3"),
+    pytest.param(torch.float64, 1e-170, id="f64-1e-170"),
+    pytest.param(torch.float64, 5e-324, id="f64-subnormal"),
+    pytest.param(torch.float32, 1e-30, id="f32-1e-30"),
+    pytest.param(torch.float32, 1e-45, id="f32-subnormal"),
+]
+
+
+@pytest.mark.parametrize(("dtype", "entry"), ABOVE_DIAGONAL)
 @pytest.mark.parametrize("which", [1, 3])
 @pytest.mark.parametrize(("d", "mean_batch", "matrix_batch"), PATHS)
 def test_a_factor_with_entries_above_the_diagonal_is_named(
-    which: int, d: int, mean_batch: tuple[int, ...], matrix_batch: tuple[int, ...]
+    which: int,
+    d: int,
+    mean_batch: tuple[int, ...],
+    matrix_batch: tuple[int, ...],
+    dtype: torch.dtype,
+    entry: float,
 ) -> None:
     batches = [mean_batch, matrix_batch, mean_batch, matrix_batch]
     batches[which] = (5,)
-    args = _args("tril", d, tuple(batches))
-    args[which][1, 0, d - 1] = 1e-3
+    args = [torch.tensor(a, dtype=dtype) for a in _args("tril", d, tuple(batches))]
+    args[which][1, 0, d - 1] = entry
+    assert args[which][1, 0, d - 1] != 0  # representable in the dtype
     message = (
         f"{TRIL[which]} must be lower triangular (a Cholesky factor), "
         "but has non-zero entries above the diagonal at batch index (1,)"
