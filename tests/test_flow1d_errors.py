@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 
+import mpmath
 import numpy as np
 import pytest
 import torch
@@ -168,3 +170,92 @@ def test_inverse_rejects_bad_input(kwargs, error, match):
 def test_mass_rejects_bad_input(fn, w, a, match):
     with pytest.raises(ValueError, match=match):
         fn(w, a=a)
+
+
+def _exact_inverse_message(name: str, value: float, index: tuple[int, ...] | None) -> str:
+    what = "overflows" if value > 0 else "underflows to 0"
+    where = f" at index {index}" if index is not None else ""
+    return (
+        f"{name} = {value!r}{where}: e^{name} {what} in float64, and flow1d_inverse needs it "
+        f"finite and positive (|{name}| < 709.78)"
+    )
+
+
+@pytest.mark.parametrize("value", [710.0, 1e300, -746.0, -1e300])
+@pytest.mark.parametrize(("name", "index"), [("w", 1), ("tau", 2), ("a", None)])
+def test_inverse_names_a_parameter_whose_exponential_is_not_a_positive_float(
+    name: str, index: int | None, value: float
+) -> None:
+    # e^710 overflows and e^-746 underflows to 0 in float64 (|t| < 709.78 is the safe range);
+    # every other parameter is representable, so the message is about this one entry.
+    args: dict[str, torch.Tensor | None] = {"w": W.clone(), "tau": TAU.clone(), "a": None}
+    if name == "a":
+        args["a"] = torch.tensor(value, dtype=F64)
+    else:
+        t = args[name]
+        assert t is not None
+        t[index] = value
+        t[-1 if index != 2 else 0] = 709.0  # a representable neighbour, after or before it
+    expected = _exact_inverse_message(name, value, None if index is None else (index,))
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
+        flow1d_inverse(torch.zeros(2, dtype=F64), args["w"], MU, args["tau"], a=args["a"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "expected"),
+    [
+        pytest.param(
+            {"tol": "1e-12"}, TypeError, "tol must be a positive finite float; got str '1e-12'"
+        ),
+        pytest.param(
+            {"tol": True}, TypeError, "tol must be a positive finite float; got bool True"
+        ),
+        pytest.param({"max_iter": 2.0}, TypeError, "max_iter must be an int >= 1; got float 2.0"),
+        pytest.param({"max_iter": "9"}, TypeError, "max_iter must be an int >= 1; got str '9'"),
+        pytest.param(
+            {"max_iter": False}, TypeError, "max_iter must be an int >= 1; got bool False"
+        ),
+        pytest.param({"max_iter": 0}, ValueError, "max_iter must be an int >= 1; got 0"),
+    ],
+)
+def test_inverse_names_a_bad_tolerance_or_iteration_cap(
+    kwargs: dict[str, object], error: type[Exception], expected: str
+) -> None:
+    with pytest.raises(error, match=f"^{re.escape(expected)}$"):
+        flow1d_inverse(torch.zeros(2, dtype=F64), W, MU, TAU, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["w", "mu", "tau"])
+def test_ragged_parameter_lists_are_named(name: str) -> None:
+    args: dict[str, object] = {"w": [0.0, 0.0], "mu": [0.0, 1.0], "tau": [0.0, 0.0]}
+    args[name] = [[0.0], [0.0, 1.0]]
+    expected = f"{name} must be a real number or array; got a ragged list"
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
+        flow1d_transform(0.5, args["w"], args["mu"], args["tau"])
+
+
+@pytest.mark.skipif(
+    np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps,
+    reason="np.longdouble is float64 on this platform",
+)
+@pytest.mark.parametrize("name", ["x", "w", "mu", "tau"])
+def test_extended_precision_arrays_are_refused(name: str) -> None:
+    args: dict[str, object] = {"x": np.zeros(2), "w": np.zeros(2), "mu": np.zeros(2)}
+    args["tau"] = np.zeros(2)
+    args[name] = np.asarray(args[name], dtype=np.longdouble)
+    expected = (
+        f"{name} has dtype {np.dtype(np.longdouble)} (extended precision): pass "
+        f"{name}.astype(np.float64), the precision flow1d computes in"
+    )
+    with pytest.raises(TypeError, match=f"^{re.escape(expected)}$"):
+        flow1d_transform(args["x"], args["w"], args["mu"], args["tau"])
+
+
+def test_a_component_centred_at_x_adds_exactly_zero_even_with_an_infinite_weight() -> None:
+    # e^800 overflows to inf, but at x = μ₁ the component's term is e^800·(Φ(0) − ½) = 0:
+    # f(0) is the other component alone, Φ(−1) − ½ (no inf·0 = NaN).
+    w = torch.tensor([800.0, 0.0], dtype=F64)
+    mu = torch.tensor([0.0, 1.0], dtype=F64)
+    got = flow1d_transform(torch.zeros(1, dtype=F64), w, mu, torch.zeros(2, dtype=F64))
+    exact = float(mpmath.ncdf(-1) - mpmath.mpf(1) / 2)
+    assert got.item() == pytest.approx(exact, rel=4e-16)
