@@ -205,10 +205,19 @@ def _variational_upper(
     log_phi = log_w.unsqueeze(-1) + log_pi.unsqueeze(-2)
     log_psi = log_phi
     for _ in range(iterations):
-        a = log_psi - d_pq
-        log_phi = log_w.unsqueeze(-1) + a - torch.logsumexp(a, -1, keepdim=True)
-        log_psi = log_pi.unsqueeze(-2) + log_phi - torch.logsumexp(log_phi, -2, keepdim=True)
+        log_phi = log_w.unsqueeze(-1) + _log_normalized(log_psi - d_pq, -1)
+        log_psi = log_pi.unsqueeze(-2) + _log_normalized(log_phi, -2)
     phi = log_phi.exp()
     # φ = 0 entries (zero weights) contribute nothing; avoid 0 · (−inf).
     terms = torch.where(phi > 0, phi * (log_phi - log_psi + d_pq), torch.zeros_like(phi))
     return terms.sum((-1, -2))
+
+
+def _log_normalized(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """x − logsumexp(x, dim); a slice that is all −inf (a component of weight 0) stays −inf.
+
+    (−inf − (−inf) would be NaN, and one NaN spreads through the next normalisation
+    to every entry of the coupling.)
+    """
+    lse = torch.logsumexp(x, dim, keepdim=True)
+    return x - torch.where(lse == -math.inf, 0.0, lse)

@@ -134,7 +134,7 @@ BAD_CALLS = [
         ),
         {},
         TypeError,
-        r"q's components must be Normal, .* got Gamma",
+        r"q's components must be Normal, .* got Gamma$",
         id="non-gaussian-components",
     ),
     pytest.param(
