@@ -74,7 +74,7 @@ TESTS: dict[str, list[str]] = {
     "lemma": ["tests/test_lemma_*.py", "tests/test_proofs_library.py"],
 }
 
-_COPY = ("klmath", "tests", "pyproject.toml", "docs/results")
+_COPY = ("klmath", "tests", "pyproject.toml", "docs/results", "bench")
 
 
 def _config(module: str, tests: list[str]) -> str:
@@ -84,6 +84,8 @@ def _config(module: str, tests: list[str]) -> str:
     return (
         "\n[tool.mutmut]\n"
         'source_paths = ["klmath"]\n'
+        # tests/test_kl_guarantees.py runs cases from bench/kl_edge_cases.py.
+        'also_copy = ["bench"]\n'
         f'only_mutate = ["klmath/{module}.py"]\n'
         f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
         # The patched-copy tests run the proofs on a copy of klmath in a subprocess:
