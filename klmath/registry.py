@@ -293,11 +293,23 @@ def closed_form_entropy(p: Any) -> tuple[Any, str, str | None] | None:
 
 
 def _needs_grad(p: Any, q: Any) -> bool:
+    """Whether a parameter of p or q requires grad, nested ones included (the base of a
+    ``TransformedDistribution`` or ``Independent``, a transform's loc and scale)."""
     torch = sys.modules["torch"]
-    for dist in (p, q):
-        for value in vars(dist).values():
-            if isinstance(value, torch.Tensor) and value.requires_grad:
+    nested = (torch.distributions.Distribution, torch.distributions.Transform)
+    stack, seen = [p, q], set()
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, torch.Tensor):
+            if obj.requires_grad:
                 return True
+        elif isinstance(obj, (list, tuple)):
+            stack.extend(obj)
+        elif isinstance(obj, nested):
+            stack.extend(vars(obj).values())
     return False
 
 
