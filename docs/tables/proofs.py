@@ -8,7 +8,7 @@ from typing import Any
 
 from _format import markdown_table, source  # type: ignore[import-not-found]
 
-MUTATION_MODULES = ("coupling", "flow1d", "lemma", "gaussian", "montecarlo", "mixture")
+MUTATION_MODULES = ("coupling", "flow1d", "lemma", "gaussian", "montecarlo", "mixture", "registry")
 """Modules whose mutation record is committed."""
 
 _KLMATH = Path(__file__).resolve().parents[2] / "klmath"
@@ -28,6 +28,14 @@ def _mutated_module(module: str, values: dict[str, Any]) -> str:
 _ON_CPU = (
     "out of scope here: on the CPU the default device is the inputs' device; only a run on "
     "an accelerator (pytest --device cuda) can tell"
+)
+_UNREACHABLE_NAME = (
+    "equivalent: every registry key is a str (spelled above) or a class, and classes "
+    "have __name__, so the repr fallback is never read"
+)
+_HAS_MODULE = (
+    "equivalent: registered rules and formulas are Python functions, which always have "
+    "__module__, so the getattr default is never read"
 )
 SURVIVOR_REASONS: dict[str, str] = {
     "klmath.coupling.x_coupling_permutation__mutmut_12": _ON_CPU,
@@ -50,6 +58,39 @@ SURVIVOR_REASONS: dict[str, str] = {
     "klmath.mixture.x__log_normalized__mutmut_18": (
         "equivalent: the replaced value is subtracted only from an all-(−inf) slice, and "
         "−inf − 1 = −inf − 0"
+    ),
+    "klmath.registry.x_key_name__mutmut_10": _UNREACHABLE_NAME,
+    "klmath.registry.x_key_name__mutmut_13": _UNREACHABLE_NAME,
+    "klmath.registry.x_key_name__mutmut_16": _UNREACHABLE_NAME,
+    "klmath.registry.x__user_torch_rule__mutmut_20": _HAS_MODULE,
+    "klmath.registry.x__user_torch_rule__mutmut_23": _HAS_MODULE,
+    "klmath.registry.x__user_torch_rule__mutmut_26": _HAS_MODULE,
+    "klmath.registry.x__is_klmath_formula__mutmut_5": _HAS_MODULE,
+    "klmath.registry.x__is_klmath_formula__mutmut_8": _HAS_MODULE,
+    "klmath.registry.x__is_klmath_formula__mutmut_11": _HAS_MODULE,
+    "klmath.registry.x__user_torch_rule__mutmut_2": (
+        "equivalent: for a torch p and a non-torch q, torch's _dispatch_kl finds no rule "
+        "for q's class, so the answer is False either way"
+    ),
+    "klmath.registry.x__user_torch_rule__mutmut_5": (
+        "equivalent: the answer is read only when klmath's formula declined; for a "
+        "non-torch pair closed_form_kl then skips torch's branch (it needs two torch "
+        "distributions) and returns None either way"
+    ),
+    "klmath.registry.x_closed_form_entropy__mutmut_11": (
+        "equivalent where we looked: klmath's entropy formulas decline for a torch "
+        "distribution only when its base has no entropy (Independent), and then torch's "
+        "own entropy raises NotImplementedError too, so both paths end in Monte Carlo"
+    ),
+    "klmath.registry.x__key__mutmut_16": (
+        "equivalent in-process: with scipy not yet imported, the mutant imports it before "
+        "refusing the key with the same TypeError; tests/test_registry_keys.py::"
+        "test_registering_by_name_imports_neither_torch_nor_scipy sees the import, but "
+        "in a subprocess, which mutmut does not run against the mutant"
+    ),
+    "klmath.registry.x__key__mutmut_19": (
+        "equivalent: a torch distribution instance is neither an rv_generic nor a "
+        "multi_rv_generic, so it reaches the same TypeError"
     ),
     "klmath.lemma.x__table__mutmut_26": (
         "equivalent on this platform: np.longdouble has itemsize 16 on x86-64 (12 only on "
