@@ -70,3 +70,13 @@ def dtype(request: pytest.FixtureRequest) -> torch.dtype:
 def device(request: pytest.FixtureRequest) -> torch.device:
     """The torch device the suite runs on (``--device``, cpu by default)."""
     return torch.device(request.config.getoption("--device"))
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Private copies of klmath's registry tables: what a test registers does not leak."""
+    import klmath.registry as registry_module
+
+    monkeypatch.setattr(registry_module, "_REGISTRY", dict(registry_module._REGISTRY))
+    monkeypatch.setattr(registry_module, "_ENTROPY", dict(registry_module._ENTROPY))
+    monkeypatch.setattr(registry_module, "_MEMO", {})

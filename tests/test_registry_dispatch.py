@@ -17,7 +17,6 @@ import scipy.stats
 import torch
 from torch.distributions import Gamma, Independent, LogNormal, MultivariateNormal, Normal, Uniform
 
-import klmath.registry as registry_module
 from klmath import (
     KLAmbiguityWarning,
     KLEstimatorWarning,
@@ -26,12 +25,6 @@ from klmath import (
     kl,
     register_kl,
 )
-
-
-@pytest.fixture
-def registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry_module, "_REGISTRY", dict(registry_module._REGISTRY))
-    monkeypatch.setattr(registry_module, "_MEMO", {})
 
 
 class Base:

@@ -36,13 +36,6 @@ from klmath import (
 from klmath.registry import chain
 
 
-@pytest.fixture
-def registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry_module, "_REGISTRY", dict(registry_module._REGISTRY))
-    monkeypatch.setattr(registry_module, "_ENTROPY", dict(registry_module._ENTROPY))
-    monkeypatch.setattr(registry_module, "_MEMO", {})
-
-
 class Coin:
     """A fair coin in klmath's sample / log_prob protocol: H = log 2."""
 
