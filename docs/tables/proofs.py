@@ -171,9 +171,9 @@ _AS_TENSORS = (
     "device; only slower"
 )
 _CAREFUL_TERMS = (
-    "the careful form of the same Σᵢ (eᵛ − 1 − v) (_expm1_minus_x of _log_ratio, a few ulps) "
-    "instead of the fast one (≤ 7 ulp against mpmath), so the same values to rounding; only "
-    "slower"
+    "equivalent in result: {} the careful form of the same Σᵢ (eᵛ − 1 − v) (_expm1_minus_x "
+    "of _log_ratio, a few ulps) instead of the fast one (≤ 7 ulp against mpmath), so the same "
+    "values to rounding; only slower"
 )
 for _name, _reason in {
     "x__expm1_minus_x__mutmut_2": (
@@ -200,13 +200,11 @@ for _name, _reason in {
         "equivalent: any argument > −1 works; log1p's value is discarded where |r| ≥ ½ and "
         "the where() passes no gradient to r there (log1p′(1) = ½ is finite)"
     ),
-    "x__diagonal_terms__mutmut_1": "equivalent in result: without autograd, always "
-    + _CAREFUL_TERMS,
-    "x__diagonal_terms__mutmut_2": (
-        "equivalent in result: with grad mode on (no input requiring grad), "
-    )
-    + _CAREFUL_TERMS,
-    "x__diagonal_terms__mutmut_13": "equivalent in result: always " + _CAREFUL_TERMS,
+    "x__diagonal_terms__mutmut_1": _CAREFUL_TERMS.format("without autograd, always"),
+    "x__diagonal_terms__mutmut_2": _CAREFUL_TERMS.format(
+        "with grad mode on (no input needing grad),"
+    ),
+    "x__diagonal_terms__mutmut_13": _CAREFUL_TERMS.format("always"),
     "x__diagonal_terms__mutmut_3": (
         "equivalent: _diagonal_terms is reached only without autograd (its callers take the "
         "careful form, or run inside an autograd Function's forward, when a gradient is needed)"
@@ -366,9 +364,10 @@ for _name, _reason in {
         "of in L₀'s storage; the same ‖L₁⁻¹[δ | L₀ − L₁]‖², rounded differently"
     ),
     "x__solved_squares_in_place__mutmut_23": (
-        "equivalent in result: L₀'s batch minus one axis is shorter than the broadcast batch, "
-        "so the mutant only ever declines the overwrite path; the buffer path gives the same "
-        "numbers"
+        "equivalent in result: L₀'s shape without its last three axes equals the broadcast "
+        "batch only where its batch does too (L₀ unbatched, batch ()); elsewhere it is shorter, "
+        "so the mutant only declines the overwrite path, and the buffer path gives the same "
+        "‖L₁⁻¹[δ | L₀ − L₁]‖², rounded differently"
     ),
     "x__solved_squares_in_place__mutmut_27": _SPLIT_H,
     "x__solved_squares_in_place__mutmut_106": (
