@@ -5,7 +5,8 @@
   covariance form must produce each gradient that is asked for, and only the
   arguments that need one may skip it.
 * Batch shapes: any broadcast of the four batch shapes, 2-D batches whose sizes
-  differ, and empty batches give exactly the per-element results, in the broadcast
+  differ, batch shapes that look like a matrix's own shape, and empty batches (any one
+  argument empty, or all) give exactly the per-element results, in the broadcast
   shape, on the no-grad paths and on the autograd path.
 * Scale: KL is invariant under x ↦ cx applied to both Gaussians. Covariances far
   from 1 (float32 near its smallest normal number, where LAPACK refuses to factor)
@@ -137,6 +138,18 @@ BATCHES = [
     pytest.param(((2, 3), (2, 3), (2, 3), (2, 3)), id="equal-2d"),
     pytest.param(((3,), (2, 1), (), (3,)), id="mixed"),
     pytest.param(((2, 3), (3,), (), (1, 1)), id="matrix1-ones"),
+    # A batch whose shape is that of an unbatched matrix (at d = 4): it must not be
+    # taken for the matrix's own batch.
+    pytest.param(((4, 4), (), (4, 4), (4, 4)), id="matrix0-shared-by-4x4"),
+    pytest.param(((4, 4), (4, 4), (4, 4), ()), id="matrix1-shared-by-4x4"),
+    pytest.param(((4, 4), (4, 4), (4, 4), (4,)), id="matrix1-4-against-4x4"),
+    # One argument batched (3, 1) against (3,): the broadcast batch is (3, 3), not (3,).
+    pytest.param(((3, 1), (3,), (3,), (3,)), id="mean0-3x1"),
+    pytest.param(((3,), (3, 1), (3,), (3,)), id="matrix0-3x1"),
+    pytest.param(((3,), (3,), (3, 1), (3,)), id="mean1-3x1"),
+    pytest.param(((3,), (3,), (3,), (3, 1)), id="matrix1-3x1"),
+    # The second matrix with leading ones but a batch of 3: one matrix per pair.
+    pytest.param(((3,), (3,), (3,), (1, 1, 3)), id="matrix1-leading-ones"),
 ]
 # d = 64 (split solve) on two of them.
 BATCHES_64 = [BATCHES[3], BATCHES[4]]
@@ -179,6 +192,9 @@ def _check_layout(batches: tuple[tuple[int, ...], ...], d: int) -> None:
         pytest.param(((0, 3), (0, 3), (0, 3), (0, 3)), id="equal-2d"),
         pytest.param(((0,), (), (0,), ()), id="means-only"),
         pytest.param(((), (0,), (), ()), id="cov0-only"),
+        pytest.param(((0,), (), (), ()), id="mean0-only"),
+        pytest.param(((), (), (0,), ()), id="mean1-only"),
+        pytest.param(((), (), (), (0,)), id="cov1-only"),
     ],
 )
 def test_an_empty_batch_gives_an_empty_result(batches: tuple[tuple[int, ...], ...], d: int) -> None:

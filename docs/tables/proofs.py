@@ -201,10 +201,6 @@ for _name, _reason in {
 
 
 # klmath/gaussian.py: the diagonal form, the series for eᵛ − 1 − v and the small helpers.
-_DIAG_LATER = (
-    "killed by tests/test_gaussian_diag_series.py, added after this run (checked by a rerun "
-    "of the named mutants)"
-)
 _FRESH_BUFFER = (
     "equivalent: the same values written to a fresh tensor instead of a scratch buffer that "
     "is not read again"
@@ -231,6 +227,11 @@ _AS_TENSORS = (
     "equivalent: as_tensors returns the very same tensors for float tensors of one dtype and "
     "device; only slower"
 )
+_CAREFUL_TERMS = (
+    "equivalent in result: {} the careful form of the same Σᵢ (eᵛ − 1 − v) (_expm1_minus_x "
+    "of _log_ratio, a few ulps) instead of the fast one (≤ 7 ulp against mpmath), so the same "
+    "values to rounding; only slower"
+)
 for _name, _reason in {
     "x__expm1_minus_x__mutmut_2": (
         "equivalent in accuracy: at |v| = ¼ exactly the series is the more accurate form "
@@ -242,26 +243,29 @@ for _name, _reason in {
         "|v| ≥ ¼ and the where() passes no gradient to v there (derivatives tested finite)"
     ),
     "x__expm1_minus_x__mutmut_13": _FLOAT32_TERMS,
-    "x__expm1_minus_x__mutmut_21": _DIAG_LATER,
-    "x__expm1_minus_x__mutmut_24": _DIAG_LATER,
     "x__expm1_minus_x__mutmut_34": _ON_CPU,
     "x__expm1_minus_x__mutmut_37": _ON_CPU,
     "x__log_ratio__mutmut_5": (
         "equivalent in accuracy: at |r| = ½ exactly the mutant takes log1p(r), within 0.25 ulp "
         "of log(a/b) (6 584 pairs measured, both dtypes, magnitudes 1e±300)"
     ),
-    "x__log_ratio__mutmut_19": (
-        "equivalent: any argument > −1 works; log1p's value is discarded where |r| ≥ ½ and "
-        "the where() passes no gradient to r there"
+    "x__log_ratio__mutmut_33": (
+        "equivalent: any positive finite filler works; log's value is discarded by the outer "
+        "where() wherever the quotient is not normal, and the correction carries no gradient"
     ),
-    "x__diagonal_terms__mutmut_1": _DIAG_LATER,
-    "x__diagonal_terms__mutmut_2": _DIAG_LATER,
+    "x__log_ratio__mutmut_48": (
+        "equivalent: any argument > −1 works; log1p's value is discarded where |r| ≥ ½ and "
+        "the where() passes no gradient to r there (log1p′(1) = ½ is finite)"
+    ),
+    "x__diagonal_terms__mutmut_1": _CAREFUL_TERMS.format("without autograd, always"),
+    "x__diagonal_terms__mutmut_2": _CAREFUL_TERMS.format(
+        "with grad mode on (no input needing grad),"
+    ),
+    "x__diagonal_terms__mutmut_13": _CAREFUL_TERMS.format("always"),
     "x__diagonal_terms__mutmut_3": (
         "equivalent: _diagonal_terms is reached only without autograd (its callers take the "
         "careful form, or run inside an autograd Function's forward, when a gradient is needed)"
     ),
-    "x__diagonal_terms__mutmut_13": _DIAG_LATER,
-    "x__diagonal_terms__mutmut_15": _DIAG_LATER,
     "x__expm1_minus_log_ratio__mutmut_12": _FRESH_BUFFER,
     "x__expm1_minus_log_ratio__mutmut_15": _FRESH_BUFFER,
     "x__expm1_minus_log_ratio__mutmut_23": _ON_CPU,
@@ -277,11 +281,8 @@ for _name, _reason in {
     "x__sum_last__mutmut_6": _ROWS_2D,
     "x__sum_last__mutmut_11": _ON_CPU,
     "x__diag_kl_values__mutmut_7": _FRESH_BUFFER,
-    "x__diag_kl_values__mutmut_8": _DIAG_LATER,
     "x__diag_kl_values__mutmut_11": _FRESH_BUFFER,
     "x__diag_kl_values__mutmut_14": _FRESH_BUFFER,
-    "x__diag_kl_values__mutmut_15": _DIAG_LATER,
-    "x__diag_kl_values__mutmut_16": _DIAG_LATER,
     "x__diag_kl_values__mutmut_20": (
         "equivalent: the mean term is added in place or out of place, the same values either way"
     ),
@@ -296,20 +297,14 @@ for _name, _reason in {
         "equivalent: summed is False only for 0-d inputs, where a (1,)-shaped gradient summed "
         "back to shape () is the same number (first and second derivatives compared)"
     ),
-    "x__diag_kl_grads__mutmut_10": _DIAG_LATER,
-    "x__diag_kl_grads__mutmut_11": _DIAG_LATER,
-    "x__diag_kl_grads__mutmut_12": _DIAG_LATER,
     "x__diag_kl_grads__mutmut_19": (
         "equivalent: autograd drops a gradient returned for an input that needs none "
         "(first and second derivatives compared)"
     ),
-    "x__diag_kl_grads__mutmut_22": _DIAG_LATER,
     "x__diag_kl_grads__mutmut_26": (
         "equivalent: autograd drops a gradient returned for an input that needs none "
         "(first and second derivatives compared)"
     ),
-    "x__diag_kl_grads__mutmut_28": _DIAG_LATER,
-    "x__diag_kl_grads__mutmut_29": _DIAG_LATER,
     "x__diag_kl_careful__mutmut_22": _DEAD_EXPAND,
     "x__diag_kl_careful__mutmut_24": _DEAD_EXPAND,
     "x__diag_kl_careful__mutmut_25": _DEAD_EXPAND,
@@ -321,7 +316,6 @@ for _name, _reason in {
         "only for a NaN or inf argument, which makes the KL non-finite, where they run anyway; "
         "only slower"
     ),
-    "x__finish__mutmut_6": _DIAG_LATER,
     "x__positive_diagonal__mutmut_11": (
         "equivalent: a zero diagonal entry is refused before (check_lower_triangular), so "
         "< 0 and ≤ 0 select the same columns"
@@ -329,31 +323,15 @@ for _name, _reason in {
     "x__positive_diagonal__mutmut_15": (
         "equivalent: x / ±1 is x · ±1 exactly, and so is its gradient"
     ),
-    "x__positive_diagonal__mutmut_16": _DIAG_LATER,
     "x_gaussian_kl_diag__mutmut_1": _AS_TENSORS,
     "x_gaussian_kl_diag__mutmut_2": _AS_TENSORS,
     "x_gaussian_kl_diag__mutmut_3": _AS_TENSORS,
     "x_gaussian_kl_diag__mutmut_4": _AS_TENSORS,
     "x_gaussian_kl_diag__mutmut_5": _AS_TENSORS,
-    "x_gaussian_kl_diag__mutmut_23": _DIAG_LATER,
-    "x_gaussian_kl_diag__mutmut_25": _DIAG_LATER,
-    "x_gaussian_kl_diag__mutmut_34": _DIAG_LATER,
     "x_gaussian_kl_diag__mutmut_42": (
         "equivalent: without a tensor that requires grad, the autograd Function's forward is "
         "the same no-grad kernel, and its output needs no gradient"
     ),
-    "x_gaussian_kl_diag__mutmut_43": _DIAG_LATER,
-    "x_gaussian_kl_diag__mutmut_44": _DIAG_LATER,
-    "x_gaussian_kl_diag__mutmut_45": _DIAG_LATER,
-    "x_gaussian_kl_diag__mutmut_94": _DIAG_LATER,
-    "x_gaussian_kl_diag__mutmut_97": _DIAG_LATER,
-    "x_gaussian_kl_diag__mutmut_98": _DIAG_LATER,
-    "x_gaussian_kl_diag__mutmut_99": _DIAG_LATER,
-    "x_gaussian_kl_diag__mutmut_100": _DIAG_LATER,
-    "x_gaussian_kl_diag__mutmut_101": _DIAG_LATER,
-    "x_gaussian_kl_diag__mutmut_102": _DIAG_LATER,
-    "x_gaussian_kl_diag__mutmut_103": _DIAG_LATER,
-    "x_gaussian_kl_diag__mutmut_105": _DIAG_LATER,
 }.items():
     SURVIVOR_REASONS[f"klmath.gaussian.{_name}"] = _reason
 
@@ -377,11 +355,12 @@ _SPLIT_H = (
 )
 _NO_OVERWRITE = (
     "equivalent in result: L₀ (a temporary of the caller's) is not overwritten; the same "
-    "numbers are computed in a separate buffer"
+    "‖L₁⁻¹[δ | L₀ − L₁]‖² is computed in a separate buffer, rounded differently"
 )
-_IN_PLACE = (
-    "equivalent in result: without autograd _kl_from_factors evaluates the same sum in place "
-    "(never writing to its arguments unless own_tril0); with autograd it is out of place anyway"
+_EMPTY_MEAN = (
+    "equivalent: the mutant lets through a batch that is empty in {} alone; the fast path then "
+    "reduces over the matrices (not empty) and returns the empty KL of the broadcast shape, as "
+    "the careful path does (tests/test_gaussian_full_paths.py, {}-only, d = 1 to 4 and 64)"
 )
 _GENERAL = (
     "equivalent in result: the general conversion (klmath._backend.as_tensors) returns the "
@@ -441,28 +420,28 @@ for _name, _reason in {
         "equivalent in result: at d = 64 the split solve runs in the separate buffer instead "
         "of in L₀'s storage; the same ‖L₁⁻¹[δ | L₀ − L₁]‖², rounded differently"
     ),
-    "x__solved_squares_in_place__mutmut_22": (
-        "out of scope: differs only when the broadcast batch shape is (d, d) with d ≥ 64, "
-        "i.e. ≥ 4096 pairs of 64-dimensional Gaussians in one call (then it raises); too slow "
-        "for the suite on this machine"
-    ),
     "x__solved_squares_in_place__mutmut_23": (
-        "equivalent in result: L₀'s batch minus one axis is shorter than the broadcast batch, "
-        "so the mutant only ever declines the overwrite path; the buffer path gives the same "
-        "numbers"
+        "equivalent in result: L₀'s shape without its last three axes equals the broadcast "
+        "batch only where its batch does too (L₀ unbatched, batch ()); elsewhere it is shorter, "
+        "so the mutant only declines the overwrite path, and the buffer path gives the same "
+        "‖L₁⁻¹[δ | L₀ − L₁]‖², rounded differently"
     ),
     "x__solved_squares_in_place__mutmut_27": _SPLIT_H,
+    "x__solved_squares_in_place__mutmut_106": (
+        "equivalent in result: at d = 64 with one L₁ for the whole batch, one unsplit solve "
+        "of every pair's columns instead of the split solve; the same ‖L₁⁻¹[δ | L₀ − L₁]‖², "
+        "rounded differently"
+    ),
+    "x__solved_squares_in_place__mutmut_132": _SPLIT_AT,
+    "x__solved_squares_in_place__mutmut_144": _SPLIT_H,
     "x__solved_squares_in_place__mutmut_83": _ON_CPU,
     "x__solved_squares_in_place__mutmut_86": _ON_CPU,
-    "x__solved_squares_in_place__mutmut_104": _SPLIT_AT,
-    "x__solved_squares_in_place__mutmut_116": _SPLIT_H,
     # _1 and _22: an empty batch now goes to the careful path before reaching here
     # (_empty_batch), so these are survivors, for these reasons.
     "x__kl_from_factors__mutmut_1": (
         "equivalent in result: the two callers that rely on the default (the whole-batch "
         "no-grad paths) get the out-of-place evaluation of the same sum"
     ),
-    "x__kl_from_factors__mutmut_21": _IN_PLACE,
     "x__kl_from_factors__mutmut_22": (
         "equivalent in result: with grad mode on and no input requiring grad, the "
         "out-of-place evaluation of the same sum"
@@ -501,35 +480,55 @@ for _name, _reason in {
     "x__fast_factor_kl__mutmut_51": _ZERO_TOLERANCE,
     "x__fast_factor_kl__mutmut_52": _TOLERANCE_COVARIANCES,
     "x__fast_factor_kl__mutmut_54": _TOLERANCE_COVARIANCES,
-    "x__fast_factor_kl__mutmut_63": _ZERO_PIVOT,
-    "x__full_kl_no_grad__mutmut_2": _PATH,
-    "x__full_kl_no_grad__mutmut_3": _SQUARE,
-    "x__full_kl_no_grad__mutmut_4": _PATH,
-    "x__full_kl_no_grad__mutmut_26": (
-        "equivalent in result: at an asymmetry of exactly √ε·max Σₖₖ the careful path accepts "
-        "the matrix too, with the same KL"
+    "x__fast_factor_kl__mutmut_57": (
+        "equivalent: for factors the extra largest diagonal entry is computed but never read "
+        "(in_range is True without covariances); only slower"
     ),
-    "x__full_kl_no_grad__mutmut_77": _NO_OVERWRITE,
-    "x__full_kl_no_grad__mutmut_82": _NO_OVERWRITE,
-    "x__full_kl_no_grad__mutmut_83": _NO_OVERWRITE,
+    "x__fast_factor_kl__mutmut_76": (
+        "equivalent: smallest = 0 needs a zero on a factor's diagonal: for covariances potrf "
+        "flags that pivot (worst > 0), for factors the KL is then NaN (measured), so the "
+        "pair is refused anyway"
+    ),
+    "x__same_batch__mutmut_1": (
+        "equivalent in result: None equals no batch shape, so equal batch shapes also take "
+        "the whole-batch path for broadcast shapes (the same sum; its checks raise the "
+        "careful path's errors); only slower"
+    ),
+    "x__full_kl_no_grad__mutmut_5": _EMPTY_MEAN.format("mean0", "mean0"),
+    "x__full_kl_no_grad__mutmut_7": _EMPTY_MEAN.format("mean1", "mean1"),
+    "x__full_kl_no_grad__mutmut_10": _PATH,
+    "x__full_kl_no_grad__mutmut_11": _SQUARE,
+    "x__full_kl_no_grad__mutmut_12": _PATH,
+    "x__full_kl_no_grad__mutmut_31": (
+        "equivalent: torch.stack promotes the int64 failed order (0 to 3) to the float dtype "
+        "of the other checks, exactly"
+    ),
+    "x__full_kl_no_grad__mutmut_41": (
+        "equivalent in result: at an asymmetry of exactly √ε·max Σₖₖ (worst = 0) the careful "
+        "path accepts the matrix too, with the same KL"
+    ),
+    "x__full_kl_no_grad__mutmut_102": _NO_OVERWRITE,
+    "x__full_kl_no_grad__mutmut_107": _NO_OVERWRITE,
+    "x__full_kl_no_grad__mutmut_108": _NO_OVERWRITE,
     "x__full_kl_careful__mutmut_22": _PATH,
     "x__full_kl_careful__mutmut_23": _SQUARE,
     "x__full_kl_careful__mutmut_24": _PATH,
-    "x__full_kl_careful__mutmut_63": _IN_PLACE,
-    "x__full_kl_careful__mutmut_68": _IN_PLACE,
-    "x__full_kl_careful__mutmut_69": _IN_PLACE,
-    "x__unrolled_kl_careful__mutmut_28": _IN_PLACE,
-    "x__unrolled_kl_careful__mutmut_33": _IN_PLACE,
-    "x__unrolled_kl_careful__mutmut_36": _IN_PLACE,
-    "x__tril_kl_careful__mutmut_17": _IN_PLACE,
-    "x__tril_kl_careful__mutmut_22": _IN_PLACE,
-    "x__tril_kl_careful__mutmut_25": _IN_PLACE,
     "x__full_kl_grads__mutmut_23": _UNUSED_GRAD,
     "x__full_kl_grads__mutmut_30": _UNUSED_GRAD,
-    "x__tril_kl_no_grad__mutmut_3": _SQUARE,
-    "x__tril_kl_no_grad__mutmut_4": _PATH,
-    "x__tril_kl_no_grad__mutmut_45": _ZERO_PIVOT,
-    "x__tril_kl_no_grad__mutmut_90": "equivalent: covariances=None is falsy, as False",
+    "x__tril_kl_no_grad__mutmut_5": _EMPTY_MEAN.format("mean0", "mean0"),
+    "x__tril_kl_no_grad__mutmut_7": _EMPTY_MEAN.format("mean1", "mean1"),
+    "x__tril_kl_no_grad__mutmut_11": _SQUARE,
+    "x__tril_kl_no_grad__mutmut_12": _PATH,
+    "x__tril_kl_no_grad__mutmut_53": _ZERO_PIVOT,
+    "x__tril_kl_no_grad__mutmut_98": "equivalent: covariances=None is falsy, as False",
+    "x__rescaled__mutmut_7": (
+        "equivalent: where it differs (top = 0 or +inf) the mutant goes on to math.frexp, "
+        "whose exponent is 0 there, so c = 1: the same values and gradients come back"
+    ),
+    "x__rescaled__mutmut_11": (
+        "equivalent: at top = 0 the mutant goes on to math.frexp(0.0) = (0.0, 0), so c = 1: "
+        "the same values and gradients come back (the factorization then refuses Σ₁)"
+    ),
     "x__check_matrix_pair_shapes__mutmut_12": _SQUARE,
 }.items():
     SURVIVOR_REASONS[f"klmath.gaussian.{_name}"] = _reason
