@@ -261,7 +261,11 @@ def test_heavy_p_breaks_k1_and_the_verdict_says_no_estimator_is_safe() -> None:
 def test_batched_reliability_is_per_element() -> None:
     p = Normal(torch.zeros(2, dtype=torch.float64), 1.0)
     q = Normal(torch.tensor([0.5, 0.0], dtype=torch.float64), torch.tensor([0.8, 3.0]))
-    with pytest.warns(KLEstimatorWarning, match=r"1 of 2 batch elements \(first \(1,\)\)"):
+    # Element 1 (q three times wider than p) also fails k3's E_p[r] = 1 check there.
+    with (
+        pytest.warns(KLEstimatorWarning, match=r"1 of 2 batch elements \(first \(1,\)\)"),
+        pytest.warns(KLEstimatorWarning, match=r"E_p\[r\] = 1 .* at batch index \(1,\)"),
+    ):
         res = mc_kl(p, q, 4000, estimator="k3", seed=2)
     assert res.reliable.tolist() == [True, False] and res.warned.tolist() == [False, True]
     assert res.khat.shape == (2,) and res.khat.dtype == torch.float64
