@@ -47,7 +47,7 @@ TESTS: dict[str, list[str]] = {
         "tests/test_proofs_library.py",
     ],
     "_gaussian_fast": ["tests/test_gaussian_*.py"],
-    "gaussian_matrix": ["tests/test_gaussian_matrix.py", "tests/test_mixture_*.py"],
+    "gaussian_matrix": ["tests/test_gaussian_matrix*.py", "tests/test_mixture_*.py"],
     "registry": ["tests/test_registry_*.py", "tests/test_kl_guarantees.py"],
     "divergence": [
         "tests/test_kl_*.py",
