@@ -84,13 +84,15 @@ def _config(module: str, tests: list[str]) -> str:
     return (
         "\n[tool.mutmut]\n"
         'source_paths = ["klmath"]\n'
-        # tests/test_kl_guarantees.py runs cases from bench/kl_edge_cases.py.
-        'also_copy = ["bench"]\n'
+        # Tests read bench/kl_edge_cases.py and the committed records.
+        'also_copy = ["bench", "docs/results"]\n'
         f'only_mutate = ["klmath/{module}.py"]\n'
         f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
         # The patched-copy tests run the proofs on a copy of klmath in a subprocess:
-        # meaningless (and failing) inside mutmut's trampolined copy.
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "-k", "not patched"]\n'
+        # meaningless (and failing) inside mutmut's trampolined copy; so are the tests
+        # that a warning points at the caller's line (the trampoline adds a frame).
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", '
+        '"-k", "not patched and not callers_line"]\n'
     )
 
 
