@@ -51,7 +51,7 @@ TESTS: dict[str, list[str]] = {
     "registry": ["tests/test_registry_*.py", "tests/test_kl_guarantees.py"],
     "divergence": [
         "tests/test_kl_*.py",
-        "tests/test_entropy.py",
+        "tests/test_entropy*.py",
         "tests/test_registry_*.py",
     ],
     "montecarlo": ["tests/test_montecarlo_*.py"],

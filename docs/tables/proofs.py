@@ -17,6 +17,7 @@ MUTATION_MODULES = (
     "mixture",
     "registry",
     "gaussian_matrix",
+    "divergence",
 )
 """Modules whose mutation record is committed."""
 
